@@ -1,0 +1,10 @@
+export * from "./errors.js";
+export * from "./events.js";
+export * from "./limits.js";
+export type * from "./capabilities/types.js";
+export * from "./dsl/dsl-schema.js";
+export * from "./dsl/parse-dsl.js";
+export * from "./variables/file-value.js";
+export * from "./variables/selector.js";
+export * from "./variables/text.js";
+export * from "./variables/variable-pool.js";
