@@ -79,6 +79,10 @@ export interface NodeDefinition<D = unknown> {
   validate?(data: D, ctx: NodeValidationContext): void;
   /** Branch nodes take only the out-edges whose sourceHandle equals the result's `handle`. */
   branching?: boolean;
+  /** Branch nodes: every handle the node can take, so edges naming another handle are reported. */
+  handles?(data: D): string[];
+  /** Nodes that wait on IO (LLM, HTTP, code) get a per-attempt timeout signal. */
+  usesIo?: boolean;
   /** Containers run a child graph (nodes whose parentId is this node). */
   container?: "iteration" | "loop";
   /** Children reaching this node end the enclosing loop round (loop-end). */

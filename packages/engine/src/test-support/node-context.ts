@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Capabilities } from "../capabilities/types.js";
-import { resolveLimits, type RunLimits } from "../limits.js";
+import { type RunLimits, resolveLimits } from "../limits.js";
 import type { NodeRunContext } from "../nodes/node-definition.js";
 import type { VariableSelector } from "../variables/selector.js";
 import { VariablePool } from "../variables/variable-pool.js";

@@ -1,0 +1,34 @@
+import { answerNode } from "./answer.js";
+import { endNode } from "./end.js";
+import { ifElseNode } from "./if-else.js";
+import { iterationNode, iterationStartNode } from "./iteration.js";
+import { loopEndNode, loopNode, loopStartNode } from "./loop.js";
+import type { AnyNodeDefinition } from "./node-definition.js";
+import { startNode } from "./start.js";
+import { unsupportedNodes } from "./unsupported.js";
+import { legacyVariableAssignerNode, variableAggregatorNode } from "./variable-aggregator.js";
+
+export type NodeRegistry = ReadonlyMap<string, AnyNodeDefinition>;
+
+export function createNodeRegistry(definitions: readonly AnyNodeDefinition[]): NodeRegistry {
+  const map = new Map<string, AnyNodeDefinition>();
+  for (const d of definitions) map.set(d.type, d);
+  return map;
+}
+
+export const coreNodes: readonly AnyNodeDefinition[] = [
+  startNode,
+  endNode,
+  answerNode,
+  ifElseNode,
+  variableAggregatorNode,
+  legacyVariableAssignerNode,
+  iterationNode,
+  iterationStartNode,
+  loopNode,
+  loopStartNode,
+  loopEndNode,
+  ...unsupportedNodes,
+];
+
+export const defaultNodeRegistry: NodeRegistry = createNodeRegistry(coreNodes);
