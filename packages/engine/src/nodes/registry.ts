@@ -1,10 +1,13 @@
 import { answerNode } from "./answer.js";
 import { endNode } from "./end.js";
+import { httpRequestNode } from "./http-request.js";
 import { ifElseNode } from "./if-else.js";
 import { iterationNode, iterationStartNode } from "./iteration.js";
+import { llmNode } from "./llm.js";
 import { loopEndNode, loopNode, loopStartNode } from "./loop.js";
 import type { AnyNodeDefinition } from "./node-definition.js";
 import { startNode } from "./start.js";
+import { templateTransformNode } from "./template-transform.js";
 import { unsupportedNodes } from "./unsupported.js";
 import { legacyVariableAssignerNode, variableAggregatorNode } from "./variable-aggregator.js";
 
@@ -21,6 +24,9 @@ export const coreNodes: readonly AnyNodeDefinition[] = [
   endNode,
   answerNode,
   ifElseNode,
+  templateTransformNode,
+  httpRequestNode,
+  llmNode,
   variableAggregatorNode,
   legacyVariableAssignerNode,
   iterationNode,
