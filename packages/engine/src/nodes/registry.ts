@@ -1,11 +1,16 @@
 import { answerNode } from "./answer.js";
+import { assignerNode } from "./assigner.js";
+import { documentExtractorNode } from "./document-extractor.js";
 import { endNode } from "./end.js";
 import { httpRequestNode } from "./http-request.js";
 import { ifElseNode } from "./if-else.js";
 import { iterationNode, iterationStartNode } from "./iteration.js";
+import { listOperatorNode } from "./list-operator.js";
 import { llmNode } from "./llm.js";
 import { loopEndNode, loopNode, loopStartNode } from "./loop.js";
 import type { AnyNodeDefinition } from "./node-definition.js";
+import { parameterExtractorNode } from "./parameter-extractor.js";
+import { questionClassifierNode } from "./question-classifier.js";
 import { startNode } from "./start.js";
 import { templateTransformNode } from "./template-transform.js";
 import { unsupportedNodes } from "./unsupported.js";
@@ -34,6 +39,11 @@ export const coreNodes: readonly AnyNodeDefinition[] = [
   loopNode,
   loopStartNode,
   loopEndNode,
+  parameterExtractorNode,
+  questionClassifierNode,
+  listOperatorNode,
+  documentExtractorNode,
+  assignerNode,
   ...unsupportedNodes,
 ];
 

@@ -3,6 +3,7 @@ import { errorMessage, isTributaryError, RunStoppedError, RunTimeoutError } from
 import type { EventListener, WorkflowFinishedEvent } from "../events.js";
 import type { CompiledWorkflow } from "../graph/compiled-workflow.js";
 import { type RunLimits, resolveLimits } from "../limits.js";
+import { seedConversationVariables } from "../nodes/assigner.js";
 import { ENVIRONMENT_NODE_ID, SYSTEM_NODE_ID } from "../variables/selector.js";
 import { VariablePool } from "../variables/variable-pool.js";
 import { type PreparedInputs, prepareInputs } from "./prepare-inputs.js";
@@ -59,6 +60,7 @@ export async function runWorkflow(workflow: CompiledWorkflow, options: RunWorkfl
   pool.setAll(SYSTEM_NODE_ID, sys);
   pool.setAll(ENVIRONMENT_NODE_ID, { ...workflow.environment, ...options.environment });
   pool.setAll(workflow.startNodeId, prepared.inputs);
+  seedConversationVariables(pool, workflow.dsl.workflow.conversation_variables);
 
   const createdAt = caps.clock.now();
   const started = performance.now();
