@@ -1,3 +1,5 @@
+export * from "./capabilities/default-capabilities.js";
+export * from "./capabilities/memory-files.js";
 export type * from "./capabilities/types.js";
 export * from "./dsl/dsl-schema.js";
 export * from "./dsl/parse-dsl.js";
@@ -14,6 +16,7 @@ export type { StartVariable } from "./nodes/start.js";
 export { START_INPUT_TYPES } from "./nodes/start.js";
 export * from "./runtime/prepare-inputs.js";
 export * from "./runtime/run-workflow.js";
+export * from "./sandbox/index.js";
 export { checkJinja2Syntax, renderJinja2 } from "./template/jinja.js";
 export * from "./variables/file-value.js";
 export * from "./variables/selector.js";

@@ -1,5 +1,6 @@
 import { answerNode } from "./answer.js";
 import { assignerNode } from "./assigner.js";
+import { codeNode } from "./code.js";
 import { documentExtractorNode } from "./document-extractor.js";
 import { endNode } from "./end.js";
 import { httpRequestNode } from "./http-request.js";
@@ -30,6 +31,7 @@ export const coreNodes: readonly AnyNodeDefinition[] = [
   answerNode,
   ifElseNode,
   templateTransformNode,
+  codeNode,
   httpRequestNode,
   llmNode,
   variableAggregatorNode,
