@@ -33,7 +33,9 @@ function checkWorkflow(
 ): { problems: ValidationProblem[]; workflow: CompiledWorkflow | null } {
   let dsl: DslDocument;
   try {
-    dsl = isParsedDsl(source) ? source : parseDsl(source);
+    // Always through the schema: compiling is not on the hot path, and an object that merely
+    // looks parsed may lack defaulted sections.
+    dsl = parseDsl(source);
   } catch (e) {
     if (e instanceof WorkflowValidationError) return { problems: [...e.problems], workflow: null };
     throw e;
@@ -162,12 +164,6 @@ function checkWorkflow(
       streamedSelectors: streamed,
     },
   };
-}
-
-function isParsedDsl(source: unknown): source is DslDocument {
-  // A DslDocument produced by parseDsl has every defaulted section present.
-  const s = source as Partial<DslDocument> | null;
-  return !!s && typeof s === "object" && !!s.workflow && Array.isArray(s.workflow.environment_variables) && !!s.app;
 }
 
 function compileNode(

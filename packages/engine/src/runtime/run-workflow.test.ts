@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { InputValidationError } from "../errors.js";
+import { InputValidationError, RunStoppedError } from "../errors.js";
 import type { EngineEvent } from "../events.js";
 import { compileWorkflow } from "../graph/compile-workflow.js";
 import { dsl, e, end, n, start } from "../test-support/graph-builder.js";
@@ -558,5 +558,16 @@ describe("loop", () => {
     const { result } = await run(loopDoc({ loop_count: 500 }));
     expect(result.status).toBe("failed");
     expect(result.error).toMatch(/exceeds this server's limit/);
+  });
+});
+
+describe("stop reasons", () => {
+  it("keeps the message of the caller's RunStoppedError", async () => {
+    const doc = dsl([start(), n("slow", "test-sleep", { ms: 30_000 }), end("end", {})], [e("start", "slow"), e("slow", "end")]);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new RunStoppedError("The server shut down while the run was in progress.")), 20);
+    const { result } = await run(doc, {}, { signal: controller.signal });
+    expect(result.status).toBe("stopped");
+    expect(result.error).toBe("The server shut down while the run was in progress.");
   });
 });

@@ -71,7 +71,8 @@ export async function runWorkflow(workflow: CompiledWorkflow, options: RunWorkfl
   // One controller for the run: external stop, run deadline, or failure all abort it.
   const controller = new AbortController();
   const external = options.signal;
-  const onStop = () => controller.abort(new RunStoppedError());
+  // A caller may abort with its own RunStoppedError (e.g. "the server shut down"); keep its message.
+  const onStop = () => controller.abort(external?.reason instanceof RunStoppedError ? external.reason : new RunStoppedError());
   if (external?.aborted) onStop();
   else external?.addEventListener("abort", onStop, { once: true });
   const deadline = setTimeout(
