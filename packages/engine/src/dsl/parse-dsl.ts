@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { WorkflowValidationError } from "../errors.js";
 import { type DslDocument, dslDocumentSchema } from "./dsl-schema.js";
+import { migrateDsl } from "./migrate-dsl.js";
 
 /**
  * Parses a workflow from YAML or JSON text (JSON is YAML) or an already-parsed object.
@@ -24,6 +25,8 @@ export function parseDsl(source: string | unknown): DslDocument {
     if ("graph" in r) raw = { ...r, workflow: { graph: r.graph } };
     else if ("nodes" in r) raw = { workflow: { graph: r } };
   }
+  // Older DSL versions (0.1.x–0.5.x) are brought to today's layout first; see migrate-dsl.ts.
+  raw = migrateDsl(raw).document;
   const parsed = dslDocumentSchema.safeParse(raw);
   if (!parsed.success) {
     throw new WorkflowValidationError(
