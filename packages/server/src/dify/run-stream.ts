@@ -9,7 +9,7 @@ import { SSE_HEADERS, sseBody, sseFrame } from "../http/sse.js";
 import type { Logger } from "../logger.js";
 import type { RunService } from "../runs/types.js";
 import type { RunRow, Store } from "../store/types.js";
-import { createdByOf, errorFrame, eventToFrame, type FrameContext } from "./wire.js";
+import { createdByOf, errorFrame, eventToFrame, type FrameContext, workflowFinishedFrame } from "./wire.js";
 
 export interface RunStreamDeps {
   runs: RunService;
@@ -43,8 +43,10 @@ export function runStreamResponse(
 async function* generateFrames(deps: RunStreamDeps, run: RunRow, afterSeq: number, signal: AbortSignal): AsyncGenerator<string> {
   const endUser = run.endUserId ? await deps.store.getEndUser(run.endUserId).catch(() => undefined) : undefined;
   const ctx: FrameContext = { taskId: run.taskId, runId: run.id, createdBy: createdByOf(endUser) };
+  let lastSeq = afterSeq;
   try {
     for await (const { seq, event } of deps.runs.subscribe(run.id, afterSeq, signal)) {
+      lastSeq = seq;
       yield sseFrame(eventToFrame(event, ctx), seq);
       if (event.type === "workflow_finished") return;
     }
@@ -64,7 +66,13 @@ async function* generateFrames(deps: RunStreamDeps, run: RunRow, afterSeq: numbe
   if (signal.aborted) return;
   // Resumed after the final event: the client already has everything.
   const current = await deps.store.getRun(run.id).catch(() => undefined);
-  if (current && current.status !== "running") return;
+  if (current && current.status !== "running") {
+    // A run ended by crash recovery never stored a workflow_finished; close the stream with one
+    // built from the run row, unless the client already received the stored one.
+    const tail = await deps.store.listRunEvents(run.id, { afterSeq: Math.max(0, lastSeq - 1) }).catch(() => []);
+    if (!tail.some((e) => e.type === "workflow_finished")) yield sseFrame(workflowFinishedFrame(current, ctx));
+    return;
+  }
   yield sseFrame(
     errorFrame(
       run.id,
