@@ -14,6 +14,7 @@ import { checkJinja2Syntax, renderJinja2 } from "../template/jinja.js";
 import { type FileValue, isFileValue } from "../variables/file-value.js";
 import { referencesInText, replaceReferences, selectorKey, type VariableSelector } from "../variables/selector.js";
 import { valueToText } from "../variables/text.js";
+import { fileToPart, mimeOf, resolveModelParams } from "./model-call.js";
 import { defineNode, type NodeRunContext } from "./node-definition.js";
 
 const selectorSchema = z.array(z.string());
@@ -428,45 +429,6 @@ function filesAt(ctx: NodeRunContext<LlmNodeData>, selector: VariableSelector): 
   });
 }
 
-const EXTENSION_MIME: Record<string, string> = {
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  gif: "image/gif",
-  webp: "image/webp",
-  svg: "image/svg+xml",
-  pdf: "application/pdf",
-  txt: "text/plain",
-  md: "text/markdown",
-  csv: "text/csv",
-  html: "text/html",
-  json: "application/json",
-  mp3: "audio/mpeg",
-  wav: "audio/wav",
-  mp4: "video/mp4",
-};
-
-function mimeOf(file: FileValue): string {
-  if (file.mime_type && file.mime_type !== "application/octet-stream") return file.mime_type;
-  return EXTENSION_MIME[file.extension.toLowerCase().replace(/^\./, "")] ?? file.mime_type ?? "application/octet-stream";
-}
-
-/**
- * Remote images go to the provider as URLs (it fetches them); everything else is read here,
- * through the files capability and its SSRF guard, and sent inline.
- */
-async function fileToPart(file: FileValue, detail: "high" | "low", ctx: NodeRunContext<LlmNodeData>): Promise<LlmContentPart> {
-  const mimeType = mimeOf(file);
-  const isImage = file.type === "image" || mimeType.startsWith("image/");
-  if (isImage && file.transfer_method === "remote_url" && file.remote_url && /^https?:\/\//i.test(file.remote_url)) {
-    return { type: "image", data: new URL(file.remote_url), mimeType, detail };
-  }
-  const bytes = await ctx.caps.files.read(file, ctx.signal);
-  return isImage
-    ? { type: "image", data: bytes, mimeType, detail }
-    : { type: "file", data: bytes, mimeType, filename: file.filename };
-}
-
 function fileRecord(file: FileValue, detail: string): Record<string, unknown> {
   const isImage = file.type === "image" || mimeOf(file).startsWith("image/");
   return {
@@ -483,34 +445,10 @@ interface ResolvedParams {
   schema: Record<string, unknown> | undefined;
 }
 
-const resolvedParamsSchema = z.object({
-  temperature: z.number().optional(),
-  top_p: z.number().optional(),
-  max_tokens: z.number().int().positive().optional(),
-  presence_penalty: z.number().optional(),
-  frequency_penalty: z.number().optional(),
-  seed: z.number().int().optional(),
-});
-
-/** Resolves `{{#…#}}` in completion params and restores numbers ("0.7" → 0.7), as Dify does. */
+/** Completion params via the shared resolver, plus the llm node's `response_format` / `json_schema`. */
 function resolveParams(ctx: NodeRunContext<LlmNodeData>, inputs: Record<string, unknown>): ResolvedParams {
   const raw = ctx.data.model.completion_params ?? {};
-  const numeric: Record<string, unknown> = {};
-  for (const key of ["temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed"] as const) {
-    const v = raw[key];
-    if (v === undefined || v === null || v === "") continue;
-    numeric[key] = typeof v === "string" ? coerce(renderParam(v, ctx, inputs)) : v;
-  }
-  const parsed = resolvedParamsSchema.safeParse(numeric);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new NodeExecutionError(
-      `Invalid model parameter ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(numeric[String(issue?.path[0])])}).`,
-      { errorType: "LLMNodeError" },
-    );
-  }
-  const p = parsed.data;
-  const stop = typeof raw.stop === "string" ? (raw.stop ? [raw.stop] : []) : (raw.stop ?? []);
+  const request = resolveModelParams(ctx.data.model, ctx, inputs);
   const format =
     typeof raw.response_format === "string" ? renderParam(raw.response_format, ctx, inputs).trim().toLowerCase() : "";
   let schema: Record<string, unknown> | undefined;
@@ -522,19 +460,8 @@ function resolveParams(ctx: NodeRunContext<LlmNodeData>, inputs: Record<string, 
     const candidate = value && typeof value.schema === "object" ? value.schema : value;
     if (candidate && typeof candidate === "object" && !Array.isArray(candidate)) schema = candidate as Record<string, unknown>;
   }
-  return {
-    request: {
-      ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
-      ...(p.top_p !== undefined ? { topP: p.top_p } : {}),
-      ...(p.max_tokens !== undefined ? { maxTokens: p.max_tokens } : {}),
-      ...(p.presence_penalty !== undefined ? { presencePenalty: p.presence_penalty } : {}),
-      ...(p.frequency_penalty !== undefined ? { frequencyPenalty: p.frequency_penalty } : {}),
-      ...(p.seed !== undefined ? { seed: p.seed } : {}),
-      ...(stop.length > 0 ? { stop } : {}),
-      ...(format === "json_object" || (format === "json_schema" && !schema) ? { jsonMode: true } : {}),
-    },
-    schema,
-  };
+  if (format === "json_object" || (format === "json_schema" && !schema)) request.jsonMode = true;
+  return { request, schema };
 }
 
 function renderParam(value: string, ctx: NodeRunContext<LlmNodeData>, inputs: Record<string, unknown>): string {
@@ -544,17 +471,6 @@ function renderParam(value: string, ctx: NodeRunContext<LlmNodeData>, inputs: Re
     // Dify caps resolved parameter values so a huge variable cannot bloat the request.
     return valueToText(v).slice(0, 1024);
   });
-}
-
-function coerce(text: string): unknown {
-  const t = text.trim();
-  if (!t) return undefined;
-  try {
-    const v: unknown = JSON.parse(t);
-    return typeof v === "number" || typeof v === "boolean" ? v : text;
-  } catch {
-    return text;
-  }
 }
 
 function parseStructuredOutput(text: string, schema: Record<string, unknown>): Record<string, unknown> {

@@ -2,8 +2,8 @@
  * What the LLM-backed helper nodes (parameter-extractor, question-classifier) share: Dify's
  * `model` and `vision` data, completion params with `{{#…#}}` references, vision files as
  * message parts, one non-streamed model call collected from `caps.llm.stream`, and Dify's
- * `usage` output shape. The `llm` node keeps its own richer version (streaming, Jinja2,
- * context); these nodes never stream text to clients.
+ * `usage` output shape. The `llm` node builds on the same pieces and adds streaming, Jinja2
+ * prompts, context and structured output; these nodes never stream text to clients.
  */
 import { z } from "zod";
 import type { LlmContentPart, LlmMessage, LlmRequest, LlmUsage } from "../capabilities/types.js";
@@ -138,9 +138,17 @@ const EXTENSION_MIME: Record<string, string> = {
   webp: "image/webp",
   svg: "image/svg+xml",
   pdf: "application/pdf",
+  txt: "text/plain",
+  md: "text/markdown",
+  csv: "text/csv",
+  html: "text/html",
+  json: "application/json",
+  mp3: "audio/mpeg",
+  wav: "audio/wav",
+  mp4: "video/mp4",
 };
 
-function mimeOf(file: FileValue): string {
+export function mimeOf(file: FileValue): string {
   if (file.mime_type && file.mime_type !== "application/octet-stream") return file.mime_type;
   return EXTENSION_MIME[file.extension.toLowerCase().replace(/^\./, "")] ?? file.mime_type ?? "application/octet-stream";
 }
@@ -149,7 +157,11 @@ function mimeOf(file: FileValue): string {
  * Remote images go to the provider as URLs; everything else is read through the files
  * capability (and its SSRF guard) and sent inline.
  */
-async function fileToPart(file: FileValue, detail: "high" | "low", ctx: NodeRunContext<unknown>): Promise<LlmContentPart> {
+export async function fileToPart(
+  file: FileValue,
+  detail: "high" | "low",
+  ctx: Pick<NodeRunContext<unknown>, "caps" | "signal">,
+): Promise<LlmContentPart> {
   const mimeType = mimeOf(file);
   const isImage = file.type === "image" || mimeType.startsWith("image/");
   if (isImage && file.transfer_method === "remote_url" && file.remote_url && /^https?:\/\//i.test(file.remote_url)) {
