@@ -224,7 +224,9 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
   const path = issue.path.join(".");
   let value: unknown = data;
   for (const k of issue.path) value = value && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[k] : undefined;
-  if (issue.code === "invalid_type" && value === undefined) return `missing required field "${path}"`;
+  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && value === undefined) {
+    return `missing required field "${path}"`;
+  }
   if (issue.code === "invalid_value" && "values" in issue) {
     return `field "${path}" must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(value)}`;
   }
