@@ -1,1 +1,1 @@
-export { buildProgram, main } from "./main.js";
+export { buildProgram, isServing, main } from "./main.js";

@@ -107,6 +107,45 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads the distributed-mode settings, and needs PostgreSQL with Redis", () => {
+    const embedded = loadConfig({}, { dataDir: tempDir() });
+    expect(embedded).toMatchObject({
+      redisUrl: undefined,
+      redisPrefix: "tributary",
+      workers: undefined,
+      maxConcurrentRuns: null,
+      workerLockMs: 30_000,
+      stalledCheckMs: 15_000,
+      maxRunRetries: 1,
+      eventStreamTtlSec: 60,
+      metricsPort: null,
+      sandboxWarm: true,
+    });
+    const c = loadConfig(
+      {
+        TRIBUTARY_DATABASE_URL: "postgres://db/t",
+        TRIBUTARY_REDIS_URL: "redis://cache:6379",
+        TRIBUTARY_REDIS_PREFIX: "acme-prod",
+        TRIBUTARY_WORKERS: "4",
+        TRIBUTARY_MAX_CONCURRENT_RUNS: "100",
+        TRIBUTARY_WORKER_LOCK_MS: "5000",
+        TRIBUTARY_SANDBOX_WARM: "false",
+      },
+      { dataDir: tempDir() },
+    );
+    expect(c).toMatchObject({ redisUrl: "redis://cache:6379", redisPrefix: "acme-prod", workers: 4, maxConcurrentRuns: 100 });
+    expect(c).toMatchObject({ workerLockMs: 5000, sandboxWarm: false });
+    expect(() => loadConfig({ TRIBUTARY_REDIS_URL: "redis://cache" }, { dataDir: tempDir() })).toThrow(
+      /distributed mode needs PostgreSQL/,
+    );
+    expect(() =>
+      loadConfig(
+        { TRIBUTARY_DATABASE_URL: "postgres://db/t", TRIBUTARY_REDIS_URL: "http://cache", TRIBUTARY_REDIS_PREFIX: "a b" },
+        { dataDir: tempDir() },
+      ),
+    ).toThrow(/redisUrl: must be empty .* redis:\/\/[\s\S]*redisPrefix: must be 1 to 64/);
+  });
+
   it("refuses an unusable admin-token file with what to do", () => {
     const dataDir = tempDir();
     writeFileSync(join(dataDir, "admin-token"), "x\n");

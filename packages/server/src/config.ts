@@ -52,6 +52,26 @@ export interface Config {
   /** How long shutdown waits for running runs before stopping them. */
   shutdownGraceMs: number;
   logLevel: LogLevel;
+  /** Distributed mode (with a PostgreSQL database): Redis for dispatch, events and commands. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key and queue, so deployments (or test runs) can share one Redis. */
+  redisPrefix: string;
+  /** Runs this process executes at once from the queue (distributed mode); undefined = the command's default. */
+  workers: number | undefined;
+  /** Runs in progress at once across the server (the cluster, in distributed mode) before 429; null = unlimited. */
+  maxConcurrentRuns: number | null;
+  /** Lease of a worker on a run it executes: a dead worker's run is detected within lock + stalled check interval. */
+  workerLockMs: number;
+  /** How often workers look for runs whose worker stopped renewing its lease. */
+  stalledCheckMs: number;
+  /** Times a run may be retried from the start after its worker died, for apps that allow it. */
+  maxRunRetries: number;
+  /** How long a finished run's Redis event stream is kept for resuming before the store serves it alone. */
+  eventStreamTtlSec: number;
+  /** `tributary worker`: port of its /metrics and /healthz endpoint; null = none. */
+  metricsPort: number | null;
+  /** Start the code sandbox's interpreters at start-up (false: on the first code run). */
+  sandboxWarm: boolean;
 }
 
 export type ConfigOverrides = Partial<Omit<Config, "uploads" | "adminTokenSource">> & {
@@ -102,6 +122,16 @@ const envSchema = z.object({
   TRIBUTARY_FILES_ACCESS_TIMEOUT: intText(1, 7 * 24 * 3600, "seconds").optional(),
   TRIBUTARY_SHUTDOWN_GRACE_MS: intText(0, 600_000, "milliseconds").optional(),
   TRIBUTARY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  TRIBUTARY_REDIS_URL: z.string().trim().optional(),
+  TRIBUTARY_REDIS_PREFIX: z.string().trim().optional(),
+  TRIBUTARY_WORKERS: intText(0, 10_000, "runs executed at once by this process").optional(),
+  TRIBUTARY_MAX_CONCURRENT_RUNS: intText(0, 10_000_000, "runs; 0 means unlimited").optional(),
+  TRIBUTARY_WORKER_LOCK_MS: intText(1000, 3_600_000, "milliseconds").optional(),
+  TRIBUTARY_STALLED_CHECK_MS: intText(100, 3_600_000, "milliseconds").optional(),
+  TRIBUTARY_MAX_RUN_RETRIES: intText(0, 100, "retries").optional(),
+  TRIBUTARY_EVENT_STREAM_TTL: intText(1, 7 * 24 * 3600, "seconds").optional(),
+  TRIBUTARY_METRICS_PORT: intText(0, 65535, "a TCP port; 0 picks a free one").optional(),
+  TRIBUTARY_SANDBOX_WARM: z.enum(["true", "false", "1", "0"], "must be true or false").optional(),
 });
 
 const configSchema = z.object({
@@ -135,6 +165,23 @@ const configSchema = z.object({
   filesAccessTimeoutSec: z.number().int().positive(),
   shutdownGraceMs: z.number().int().min(0),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  redisUrl: z
+    .string()
+    .refine((v) => v === "" || /^rediss?:\/\//i.test(v), {
+      message: "must be empty (embedded mode) or a redis:// / rediss:// URL",
+    })
+    .optional(),
+  redisPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1 to 64 letters, digits, '_', '.' or '-' (it starts every Redis key)"),
+  workers: z.number().int().min(0).max(10_000).optional(),
+  maxConcurrentRuns: z.number().int().positive().nullable(),
+  workerLockMs: z.number().int().min(1000),
+  stalledCheckMs: z.number().int().min(100),
+  maxRunRetries: z.number().int().min(0).max(100),
+  eventStreamTtlSec: z.number().int().positive(),
+  metricsPort: z.number().int().min(0).max(65535).nullable(),
+  sandboxWarm: z.boolean(),
 });
 
 function splitList(text: string | undefined): string[] | undefined {
@@ -198,6 +245,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     filesAccessTimeoutSec: overrides.filesAccessTimeoutSec ?? e.TRIBUTARY_FILES_ACCESS_TIMEOUT ?? 300,
     shutdownGraceMs: overrides.shutdownGraceMs ?? e.TRIBUTARY_SHUTDOWN_GRACE_MS ?? 10_000,
     logLevel: overrides.logLevel ?? e.TRIBUTARY_LOG_LEVEL ?? "info",
+    redisUrl: overrides.redisUrl ?? e.TRIBUTARY_REDIS_URL,
+    redisPrefix: overrides.redisPrefix ?? e.TRIBUTARY_REDIS_PREFIX ?? "tributary",
+    workers: overrides.workers ?? e.TRIBUTARY_WORKERS,
+    maxConcurrentRuns:
+      overrides.maxConcurrentRuns !== undefined
+        ? overrides.maxConcurrentRuns
+        : e.TRIBUTARY_MAX_CONCURRENT_RUNS === undefined
+          ? null
+          : e.TRIBUTARY_MAX_CONCURRENT_RUNS || null,
+    workerLockMs: overrides.workerLockMs ?? e.TRIBUTARY_WORKER_LOCK_MS ?? 30_000,
+    stalledCheckMs: overrides.stalledCheckMs ?? e.TRIBUTARY_STALLED_CHECK_MS ?? 15_000,
+    maxRunRetries: overrides.maxRunRetries ?? e.TRIBUTARY_MAX_RUN_RETRIES ?? 1,
+    eventStreamTtlSec: overrides.eventStreamTtlSec ?? e.TRIBUTARY_EVENT_STREAM_TTL ?? 60,
+    metricsPort: overrides.metricsPort !== undefined ? overrides.metricsPort : (e.TRIBUTARY_METRICS_PORT ?? null),
+    sandboxWarm:
+      overrides.sandboxWarm ?? (e.TRIBUTARY_SANDBOX_WARM === undefined ? true : ["true", "1"].includes(e.TRIBUTARY_SANDBOX_WARM)),
   };
 
   const parsed = configSchema.safeParse(candidate);
@@ -207,6 +270,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       for (const k of issue.path) raw = raw && typeof raw === "object" ? (raw as Record<PropertyKey, unknown>)[k] : undefined;
       problems.push(formatIssue("", issue, raw));
     }
+  }
+  if (parsed.success && parsed.data.redisUrl && !parsed.data.databaseUrl) {
+    problems.push(
+      "TRIBUTARY_REDIS_URL: distributed mode needs PostgreSQL as well (SQLite belongs to one process): set TRIBUTARY_DATABASE_URL=postgres://…, or unset TRIBUTARY_REDIS_URL for embedded mode",
+    );
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -230,6 +298,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     filesAccessTimeoutSec: c.filesAccessTimeoutSec,
     shutdownGraceMs: c.shutdownGraceMs,
     logLevel: c.logLevel,
+    redisUrl: c.redisUrl === "" ? undefined : c.redisUrl,
+    redisPrefix: c.redisPrefix,
+    workers: c.workers,
+    maxConcurrentRuns: c.maxConcurrentRuns,
+    workerLockMs: c.workerLockMs,
+    stalledCheckMs: c.stalledCheckMs,
+    maxRunRetries: c.maxRunRetries,
+    eventStreamTtlSec: c.eventStreamTtlSec,
+    metricsPort: c.metricsPort,
+    sandboxWarm: c.sandboxWarm,
   };
 }
 

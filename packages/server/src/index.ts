@@ -4,6 +4,8 @@ export { type AppDeps, type AppEnv, createApp } from "./http/app.js";
 export { ApiError } from "./http/errors.js";
 export { type RunningServer, type StartServerOptions, startServer } from "./http/server.js";
 export { createLogger, type Logger } from "./logger.js";
+export { createMetrics, type Metrics } from "./metrics/metrics.js";
 export * from "./runs/index.js";
 export * from "./serve.js";
 export * from "./store/index.js";
+export * from "./worker.js";

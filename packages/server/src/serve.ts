@@ -4,6 +4,11 @@
  * prints a ready-to-paste curl. Shutdown (SIGINT/SIGTERM or `close()`) lets runs finish within
  * the grace period, stops the rest, then closes connections and the store: no run is left
  * `running`.
+ *
+ * With TRIBUTARY_REDIS_URL (and PostgreSQL) the process is an API process of a distributed
+ * deployment (see docs/scale-out.md): runs are queued for workers — `tributary worker`, or
+ * `workers` executed in this process — and orphan recovery is left to the workers' stalled-run
+ * detection, since other processes' runs are not orphans.
  */
 import { createHmac, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -18,7 +23,10 @@ import { ServerFiles } from "./files/server-files.js";
 import { createApp } from "./http/app.js";
 import { type RunningServer, startServer } from "./http/server.js";
 import { createLogger, type Logger } from "./logger.js";
-import { createLocalRunService, type LocalRunService, recoverOrphans } from "./runs/index.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { createDistributedRunService } from "./queue/distributed-run-service.js";
+import { createRunWorker, type RunWorker } from "./queue/run-worker.js";
+import { createLocalRunService, type ProcessRunService, recoverOrphans } from "./runs/index.js";
 import { generateAppApiKey } from "./store/api-key-hash.js";
 import { loadOrCreateSecretKey } from "./store/credentials-cipher.js";
 import { openStore } from "./store/open-store.js";
@@ -60,7 +68,10 @@ export interface ServeHandle {
   port: number;
   config: Config;
   store: Store;
-  runs: LocalRunService;
+  runs: ProcessRunService;
+  /** Distributed mode with `workers` > 0: the queue worker executing runs in this process. */
+  worker: RunWorker | undefined;
+  metrics: Metrics;
   examples: ImportedExample[];
   /** Graceful shutdown; safe to call more than once. */
   close(): Promise<void>;
@@ -75,11 +86,22 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
 
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, env: options.env ?? process.env });
   let running: RunningServer | undefined;
-  let runs: LocalRunService | undefined;
+  let runs: ProcessRunService | undefined;
+  let worker: RunWorker | undefined;
   let capabilities: ServerCapabilities | undefined;
+  const distributed = config.redisUrl !== undefined;
+  const workers = distributed ? (config.workers ?? 0) : 0;
   try {
-    const recovered = await recoverOrphans(store);
-    if (recovered > 0) logger.warn({ runs: recovered }, "marked runs left running by a previous process as failed");
+    if (!distributed && config.workers) {
+      logger.warn(
+        { workers: config.workers },
+        "workers only apply in distributed mode (TRIBUTARY_REDIS_URL); this process executes every run itself",
+      );
+    }
+    if (!distributed) {
+      const recovered = await recoverOrphans(store);
+      if (recovered > 0) logger.warn({ runs: recovered }, "marked runs left running by a previous process as failed");
+    }
 
     let port = config.port;
     const secret = loadOrCreateSecretKey(config.dataDir, options.env ?? process.env);
@@ -97,25 +119,77 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
       config,
       files,
       env: options.env ?? process.env,
-      ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+      // An API process that executes no runs never needs the code sandbox's warm workers.
+      ...(options.sandbox
+        ? { sandbox: options.sandbox }
+        : !config.sandboxWarm || (distributed && workers === 0)
+          ? { sandbox: { warm: false } }
+          : {}),
     });
     capabilities = caps;
-    runs = createLocalRunService({
-      store,
-      capabilities: caps,
-      // Runs resolve only their own app's uploads.
-      capabilitiesFor: (app) => caps.forApp(app.id),
-      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      logger,
-      limits: { defaultAppConcurrency: config.appConcurrency },
-      ...(options.registry ? { registry: options.registry } : {}),
-    });
+    const owner = processOwnerId();
+    const metrics = createMetrics();
+    // Runs resolve only their own app's uploads.
+    const capabilitiesFor = (app: { id: string }) => caps.forApp(app.id);
+    if (config.redisUrl !== undefined) {
+      const redis = { url: config.redisUrl, prefix: config.redisPrefix };
+      if (workers > 0) {
+        worker = await createRunWorker({
+          store,
+          capabilities: caps,
+          capabilitiesFor,
+          redis,
+          owner,
+          concurrency: workers,
+          lockMs: config.workerLockMs,
+          stalledCheckMs: config.stalledCheckMs,
+          maxRunRetries: config.maxRunRetries,
+          eventStreamTtlSec: config.eventStreamTtlSec,
+          logger,
+          metrics,
+          ...(options.registry ? { registry: options.registry } : {}),
+        });
+      }
+      const inProcess = worker;
+      const service = await createDistributedRunService({
+        store,
+        capabilities: caps,
+        capabilitiesFor,
+        redis,
+        owner,
+        limits: { defaultAppConcurrency: config.appConcurrency, maxConcurrentRuns: config.maxConcurrentRuns },
+        eventStreamTtlSec: config.eventStreamTtlSec,
+        logger,
+        metrics,
+        activeRunCount: () => inProcess?.activeRunCount ?? 0,
+        ...(options.registry ? { registry: options.registry } : {}),
+      });
+      metrics.setQueueDepthSource(() => service.queue.depth());
+      runs = service;
+    } else {
+      runs = createLocalRunService({
+        store,
+        capabilities: caps,
+        capabilitiesFor,
+        owner,
+        logger,
+        limits: {
+          defaultAppConcurrency: config.appConcurrency,
+          ...(config.maxConcurrentRuns !== null ? { maxConcurrentRuns: config.maxConcurrentRuns } : {}),
+        },
+        metrics,
+        ...(options.registry ? { registry: options.registry } : {}),
+      });
+    }
+    const service = runs;
+    metrics.setActiveRunsSource(() => service.activeRunCount);
     const app = createApp({
       config,
       store,
       runs,
       files,
       logger,
+      metrics,
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}),
     });
@@ -129,7 +203,17 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
         ? await importExamples(store, options.examplesDir ?? DEFAULT_EXAMPLES_DIR, logger, options.registry)
         : { imported: [], skipped: [] };
 
-    logger.info({ url, dataDir: config.dataDir, database: store.dialect, examples: examples.length }, "tributary is listening");
+    logger.info(
+      {
+        url,
+        dataDir: config.dataDir,
+        database: store.dialect,
+        mode: distributed ? "distributed" : "embedded",
+        workers,
+        examples: examples.length,
+      },
+      "tributary is listening",
+    );
     print(banner(url, config, examples, skipped));
 
     let uninstall = () => {};
@@ -139,6 +223,8 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
       config,
       store,
       runs,
+      worker,
+      metrics,
       capabilities: caps,
       running,
       examples,
@@ -149,6 +235,7 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
     return handle;
   } catch (error) {
     await runs?.shutdown({ graceMs: 0 }).catch(() => {});
+    await worker?.close(0).catch(() => {});
     await running?.close({ forceAfterMs: 0 }).catch(() => {});
     await capabilities?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -161,7 +248,9 @@ function makeHandle(parts: {
   port: number;
   config: Config;
   store: Store;
-  runs: LocalRunService;
+  runs: ProcessRunService;
+  worker: RunWorker | undefined;
+  metrics: Metrics;
   capabilities: ServerCapabilities;
   running: RunningServer;
   examples: ImportedExample[];
@@ -169,20 +258,22 @@ function makeHandle(parts: {
   afterClose: () => void;
 }): ServeHandle {
   let closing: Promise<void> | undefined;
-  const { running, runs, capabilities, store, logger, config } = parts;
+  const { running, runs, worker, capabilities, store, logger, config } = parts;
   return {
     url: parts.url,
     port: parts.port,
     config,
     store,
     runs,
+    worker,
+    metrics: parts.metrics,
     examples: parts.examples,
     close() {
       closing ??= (async () => {
         logger.info({ activeRuns: runs.activeRunCount, graceMs: config.shutdownGraceMs }, "shutting down");
         // Stop taking connections first; streams of running runs stay open until their runs end.
         const serverClosed = running.close({ forceAfterMs: config.shutdownGraceMs + 5_000 });
-        await runs.shutdown({ graceMs: config.shutdownGraceMs });
+        await Promise.all([runs.shutdown({ graceMs: config.shutdownGraceMs }), worker?.close(config.shutdownGraceMs)]);
         await serverClosed;
         await capabilities.close();
         await store.close();
@@ -194,8 +285,13 @@ function makeHandle(parts: {
   };
 }
 
+/** This process's id as recorded on the runs it executes (`runs.owner`): host, pid and a random suffix. */
+export function processOwnerId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
 /** SIGINT/SIGTERM: graceful shutdown; a second signal exits at once. Returns the uninstaller. */
-function installSignalHandlers(close: () => Promise<void>, logger: Logger): () => void {
+export function installSignalHandlers(close: () => Promise<void>, logger: Logger): () => void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {

@@ -1,6 +1,6 @@
 /** The native admin API: apps from DSL (YAML or JSON), versions, API keys and provider credentials. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dialects, json, startTestServer, type TestServer } from "./support/harness.js";
+import { json, modes, startTestServer, type TestServer } from "./support/harness.js";
 import { branchWorkflow, jsonOf } from "./support/workflows.js";
 
 const YAML_WORKFLOW = `app:
@@ -28,7 +28,7 @@ workflow:
       - {source: start, target: end}
 `;
 
-describe.each(dialects)("admin API (%s)", (dialect) => {
+describe.each(modes)("admin API (%s)", (dialect) => {
   let server: TestServer;
 
   beforeAll(async () => {

@@ -1,9 +1,9 @@
 /** App description endpoints and the run logs with their filters and paging. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dialects, json, startTestServer, type TestServer } from "./support/harness.js";
+import { json, modes, startTestServer, type TestServer } from "./support/harness.js";
 import { branchWorkflow } from "./support/workflows.js";
 
-describe.each(dialects)("Dify app and logs (%s)", (dialect) => {
+describe.each(modes)("Dify app and logs (%s)", (dialect) => {
   let server: TestServer;
   let app: { appId: string; workflowId: string; key: string };
   let other: { appId: string; key: string };

@@ -5,7 +5,7 @@
 import type { Readable } from "node:stream";
 import { CompletionClient } from "dify-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dialects, startTestServer, type TestServer } from "./support/harness.js";
+import { modes, startTestServer, type TestServer } from "./support/harness.js";
 import { branchWorkflow } from "./support/workflows.js";
 
 /** `runWorkflow` exists in the SDK's JavaScript but is missing from its type declarations. */
@@ -27,7 +27,7 @@ async function readStream(stream: Readable): Promise<Array<Record<string, unknow
     .map((line) => JSON.parse(line.slice("data: ".length)) as Record<string, unknown>);
 }
 
-describe.each(dialects)("dify-client SDK (%s)", (dialect) => {
+describe.each(modes)("dify-client SDK (%s)", (dialect) => {
   let server: TestServer;
   let client: CompletionClient & WorkflowClient;
 

@@ -6,7 +6,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateServer } from "./support/gate-server.js";
-import { dataFrames, dialects, json, readSse, startTestServer, type TestServer } from "./support/harness.js";
+import { dataFrames, json, modes, readSse, startTestServer, type TestServer } from "./support/harness.js";
 import { branchWorkflow, containerWorkflow, extractWorkflow } from "./support/workflows.js";
 
 function form(parts: Array<[string, string | Blob, string?]>): FormData {
@@ -29,7 +29,7 @@ function storedFiles(dataDir: string): string[] {
     .filter((p) => !p.includes(`${join(root, "tmp")}`));
 }
 
-describe.each(dialects)("Dify files (%s)", (dialect) => {
+describe.each(modes)("Dify files (%s)", (dialect) => {
   let server: TestServer;
   let app: { appId: string; key: string };
   let containers: { appId: string; key: string };

@@ -4,10 +4,10 @@
  * PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dataFrames, dialects, json, readSse, startTestServer, type TestServer, waitFor } from "./support/harness.js";
+import { dataFrames, json, modes, readSse, startTestServer, type TestServer, waitFor } from "./support/harness.js";
 import { branchWorkflow, containerWorkflow } from "./support/workflows.js";
 
-describe.each(dialects)("Dify runs (%s)", (dialect) => {
+describe.each(modes)("Dify runs (%s)", (dialect) => {
   let server: TestServer;
   let app: { appId: string; workflowId: string; key: string };
   let containers: { appId: string; workflowId: string; key: string };

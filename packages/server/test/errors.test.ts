@@ -3,7 +3,7 @@
  * status code, and leaves nothing half-written behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dialects, json, startTestServer, type TestServer } from "./support/harness.js";
+import { json, modes, startTestServer, type TestServer } from "./support/harness.js";
 import { branchWorkflow } from "./support/workflows.js";
 
 interface ErrorBody {
@@ -13,7 +13,7 @@ interface ErrorBody {
   params?: string;
 }
 
-describe.each(dialects)("errors (%s)", (dialect) => {
+describe.each(modes)("errors (%s)", (dialect) => {
   let server: TestServer;
   let app: { appId: string; key: string };
 
@@ -174,7 +174,7 @@ describe.each(dialects)("errors (%s)", (dialect) => {
     ]) {
       expect(doc.paths, path).toHaveProperty([path]);
     }
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["AdminBearer", "Bearer"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["AdminBearer", "Bearer", "VectorVeinApiKey"]);
     expect(await json(await fetch(`${server.url}/healthz`))).toMatchObject({ status: "ok" });
     expect(await json(await fetch(`${server.url}/v1`))).toMatchObject({ api_version: "v1" });
   });

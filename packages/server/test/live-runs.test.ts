@@ -4,16 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GateServer, startGateServer } from "./support/gate-server.js";
-import {
-  dataFrames,
-  dialects,
-  json,
-  readSse,
-  type SseEvent,
-  startTestServer,
-  type TestServer,
-  waitFor,
-} from "./support/harness.js";
+import { dataFrames, json, modes, readSse, type SseEvent, startTestServer, type TestServer, waitFor } from "./support/harness.js";
 import { gatedWorkflow } from "./support/workflows.js";
 
 const nodeStarted = (nodeId: string) => (e: SseEvent) =>
@@ -21,7 +12,7 @@ const nodeStarted = (nodeId: string) => (e: SseEvent) =>
   (JSON.parse(e.data) as { event: string; data: { node_id?: string } }).event === "node_started" &&
   (JSON.parse(e.data) as { data: { node_id?: string } }).data.node_id === nodeId;
 
-describe.each(dialects)("runs in progress (%s)", (dialect) => {
+describe.each(modes)("runs in progress (%s)", (dialect) => {
   let server: TestServer;
   let gate: GateServer;
   let app: { appId: string; key: string };

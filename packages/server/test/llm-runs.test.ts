@@ -4,10 +4,10 @@
  */
 import { startOpenAiTestServer } from "@tributary/engine/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dataFrames, dialects, json, readSse, startTestServer, type TestServer } from "./support/harness.js";
+import { dataFrames, json, modes, readSse, startTestServer, type TestServer } from "./support/harness.js";
 import { llmWorkflow } from "./support/workflows.js";
 
-describe.each(dialects)("LLM runs (%s)", (dialect) => {
+describe.each(modes)("LLM runs (%s)", (dialect) => {
   let server: TestServer;
   let llm: Awaited<ReturnType<typeof startOpenAiTestServer>>;
   let key: string;

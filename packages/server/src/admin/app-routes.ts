@@ -15,6 +15,7 @@ import { defineRoute, pathParam } from "../http/route.js";
 import { generateAppApiKey } from "../store/api-key-hash.js";
 import type { AppApiKeyRow, AppRow, WorkflowVersionRow } from "../store/types.js";
 import { adminAuth } from "./auth.js";
+import { registerAdminExportRoute } from "./export-route.js";
 import { addVersion, createAppFromWorkflow, type ParsedWorkflow, parseWorkflowSource } from "./import-workflow.js";
 
 const appSchema = z
@@ -370,4 +371,6 @@ export function registerAdminAppRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps):
       return c.body(null, 204);
     },
   );
+
+  registerAdminExportRoute(app, deps);
 }

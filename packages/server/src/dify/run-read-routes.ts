@@ -142,10 +142,12 @@ export function registerRunReadRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): 
       const lastEventId = c.req.header("last-event-id") ?? c.req.query("last_event_id");
       let afterSeq: number | undefined;
       if (lastEventId !== undefined && lastEventId.trim() !== "") {
-        if (!/^\d{1,15}$/.test(lastEventId.trim())) {
+        // Event `n` is Redis Stream entry `n-0` in distributed mode; either spelling resumes after it.
+        const id = /^(\d{1,15})(?:-0)?$/.exec(lastEventId.trim());
+        if (!id) {
           throw badRequest("Last-Event-ID must be the id of an event of this stream (a whole number).", "Last-Event-ID");
         }
-        afterSeq = Number(lastEventId.trim());
+        afterSeq = Number(id[1]);
       }
       const replayAll = c.req.query("include_state_snapshot") === "true";
       if (run.status !== "running" && afterSeq === undefined && !replayAll) {

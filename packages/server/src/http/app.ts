@@ -8,12 +8,15 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { registerAdminAppRoutes } from "../admin/app-routes.js";
+import { registerAdminOpenApiKeyRoutes } from "../admin/open-api-key-routes.js";
 import { registerAdminProviderRoutes } from "../admin/provider-routes.js";
 import { registerAppRoutes, SERVER_VERSION } from "../dify/app-routes.js";
 import { registerFileRoutes } from "../dify/file-routes.js";
 import { registerLogRoutes } from "../dify/log-routes.js";
 import { registerRunReadRoutes } from "../dify/run-read-routes.js";
 import { registerRunRoutes } from "../dify/run-routes.js";
+import { registerVappRoutes } from "../vapp/routes.js";
+import { registerVectorVeinRoutes } from "../vectorvein/index.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { ApiError, respondError, translateError } from "./errors.js";
 import { allowedMethods } from "./route.js";
@@ -69,6 +72,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   );
 
   app.get("/healthz", (c) => c.json({ status: "ok", version: SERVER_VERSION }));
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Prometheus text; unauthenticated like /healthz, so keep the port on the internal network.
+    app.get("/metrics", async (c) => {
+      const { contentType, body } = await metrics.render();
+      return c.body(body, 200, { "Content-Type": contentType });
+    });
+  }
 
   registerRunRoutes(app, deps);
   registerRunReadRoutes(app, deps);
@@ -77,6 +88,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerAppRoutes(app, deps);
   registerAdminAppRoutes(app, deps);
   registerAdminProviderRoutes(app, deps);
+  registerAdminOpenApiKeyRoutes(app, deps);
+  registerVectorVeinRoutes(app, deps);
+  registerVappRoutes(app, deps);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

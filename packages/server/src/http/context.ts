@@ -3,6 +3,7 @@ import type { NodeRegistry } from "@tributary/engine";
 import type { Config } from "../config.js";
 import type { ServerFiles } from "../files/server-files.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { RunService } from "../runs/types.js";
 import type { AppApiKeyRow, AppRow, Store } from "../store/types.js";
 
@@ -18,6 +19,8 @@ export interface AppDeps {
   registry?: NodeRegistry;
   /** SSE idle ping interval. Default 10 s (Dify's). */
   pingIntervalMs?: number;
+  /** Served at GET /metrics when present. */
+  metrics?: Metrics;
 }
 
 export interface AppEnv {

@@ -1,20 +1,40 @@
 import {
   type Clock,
   type EngineEvent,
-  emptyMetadata,
   errorMessage,
   type NodeFinishedEvent,
   type RunStoppedError,
   type WorkflowFinishedEvent,
 } from "@tributary/engine";
-import type { NodeExecutionUpsert, RunPatch, RunRow, RunStatus, Store } from "../store/types.js";
+import type { NodeExecutionUpsert, RunRow, RunStatus, Store } from "../store/types.js";
 import { NodeExecutionTracker } from "./node-execution-tracker.js";
 import { RunFeed } from "./run-feed.js";
 import type { RunServiceLogger } from "./run-logger.js";
 import { type CommittedBatch, RunWriter, writeWithRetry } from "./run-writer.js";
+import { patchOf, syntheticFinished, syntheticNodeFinished } from "./synthetic-events.js";
 import type { SequencedEvent } from "./types.js";
 
 export const STORE_FAILURE_CODE = "store_write_failed";
+
+/**
+ * Where a run's events go live besides its in-memory feed (a worker: the run's Redis Stream).
+ * Same contract as RunFeed: events as emitted, the final one only once it is committed.
+ */
+export interface RunEventSink {
+  /** `durable`: the event is committed already (the final event). */
+  publish(event: SequencedEvent, durable: boolean): void;
+  /** Everything up to `seq` is in the store. */
+  confirm(seq: number): void;
+  /** No more events. */
+  close(): void;
+}
+
+/** Watches a run's events as they happen (metrics). Must not throw or block. */
+export interface RunObserver {
+  nodeFinished?(event: NodeFinishedEvent): void;
+  /** The run's final event, once committed. */
+  runFinished?(event: WorkflowFinishedEvent): void;
+}
 
 export interface ActiveRunOptions {
   store: Store;
@@ -24,6 +44,14 @@ export interface ActiveRunOptions {
   subscriberBuffer: number;
   writeRetryDelayMs: number;
   batchWindowMs: number;
+  /** Also publish every event here (besides `feed`). */
+  sink?: RunEventSink;
+  observer?: RunObserver;
+  /**
+   * The seq of the last event this run already has (a run retried after its worker died
+   * continues numbering after the first attempt's events). Default 0.
+   */
+  afterSeq?: number;
   /**
    * Called once, synchronously, when the run is over in this process: its final event is
    * committed and published (or saving it failed for good). The service forgets the run here.
@@ -46,7 +74,7 @@ export class ActiveRun {
   readonly #options: ActiveRunOptions;
   readonly #tracker = new NodeExecutionTracker();
   readonly #writer: RunWriter;
-  #seq = 0;
+  #seq: number;
   /** Engine events are ignored from here on: its outcome is known, or the run was ended without it. */
   #engineDetached = false;
   #final: SequencedEvent | undefined;
@@ -60,6 +88,7 @@ export class ActiveRun {
     this.#options = options;
     this.run = options.run;
     this.feed = new RunFeed(options.subscriberBuffer);
+    this.#seq = Math.max(0, options.afterSeq ?? 0);
     this.done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -125,6 +154,8 @@ export class ActiveRun {
     const sequenced: SequencedEvent = { seq: ++this.#seq, event };
     const node = this.#tracker.apply(event);
     this.feed.publish(sequenced);
+    this.#options.sink?.publish(sequenced, false);
+    if (event.type === "node_finished") this.#options.observer?.nodeFinished?.(event);
     this.#writer.append(sequenced, this.#options.clock.now(), node);
   }
 
@@ -141,48 +172,34 @@ export class ActiveRun {
     this.#engineDetached = true;
     const now = this.#options.clock.now();
     for (const { ref, row } of this.#tracker.running()) {
-      const finished: NodeFinishedEvent = {
-        type: "node_finished",
-        runId: this.run.id,
-        execution: ref,
-        status,
-        inputs: row.inputs ?? null,
-        processData: null,
-        outputs: null,
-        error: status === "stopped" ? "The run was stopped." : error,
-        errorType: null,
-        elapsedMs: Math.max(0, now - ref.createdAt),
-        metadata: emptyMetadata(),
-        finishedAt: now,
-      };
-      this.#emit(finished);
+      this.#emit(syntheticNodeFinished(this.run.id, ref, row.inputs ?? null, status, error, now));
     }
     this.#queueFinal(this.#syntheticFinal(status, error, errorCode, now));
   }
 
   #syntheticFinal(status: Exclude<RunStatus, "running">, error: string, errorCode: string, now: number): WorkflowFinishedEvent {
     const t = this.#tracker;
-    return {
-      type: "workflow_finished",
-      runId: this.run.id,
-      workflowId: this.run.workflowId,
+    return syntheticFinished(
+      this.run,
+      {
+        totalTokens: t.totalTokens,
+        totalPrice: t.totalPrice,
+        currency: t.currency,
+        totalSteps: t.steps,
+        exceptionsCount: t.exceptionsCount,
+      },
       status,
-      outputs: {},
       error,
       errorCode,
-      elapsedMs: Math.max(0, now - this.run.createdAt),
-      totalTokens: t.totalTokens,
-      totalPrice: t.totalPrice,
-      currency: t.currency,
-      totalSteps: t.steps,
-      exceptionsCount: t.exceptionsCount,
-      createdAt: this.run.createdAt,
-      finishedAt: now,
-    };
+      now,
+    );
   }
 
   #committed(batch: CommittedBatch): void {
-    if (batch.lastSeq > 0) this.feed.confirm(batch.lastSeq);
+    if (batch.lastSeq > 0) {
+      this.feed.confirm(batch.lastSeq);
+      this.#options.sink?.confirm(batch.lastSeq);
+    }
     if (batch.final) this.#settle();
   }
 
@@ -233,8 +250,14 @@ export class ActiveRun {
     if (this.#settled) return;
     this.#settled = true;
     this.#clearForceTimer();
-    if (this.#final) this.feed.publish(this.#final, true);
+    if (this.#final) {
+      this.feed.publish(this.#final, true);
+      this.#options.sink?.publish(this.#final, true);
+      // Only a committed outcome counts: a run whose final write failed is not "finished" in the store.
+      if (!error) this.#options.observer?.runFinished?.(this.#final.event as WorkflowFinishedEvent);
+    }
     this.feed.close();
+    this.#options.sink?.close();
     this.#options.onSettled(this);
     if (error) this.#reject(error);
     else this.#resolve();
@@ -244,20 +267,4 @@ export class ActiveRun {
     if (this.#forceTimer) clearTimeout(this.#forceTimer);
     this.#forceTimer = undefined;
   }
-}
-
-function patchOf(event: WorkflowFinishedEvent): RunPatch {
-  return {
-    status: event.status,
-    outputs: event.outputs,
-    error: event.error,
-    errorCode: event.errorCode,
-    totalTokens: event.totalTokens,
-    totalPrice: event.totalPrice,
-    currency: event.currency,
-    totalSteps: event.totalSteps,
-    exceptionsCount: event.exceptionsCount,
-    elapsedMs: event.elapsedMs,
-    finishedAt: event.finishedAt,
-  };
 }

@@ -1,25 +1,18 @@
-import { randomUUID } from "node:crypto";
-import {
-  type Capabilities,
-  type Clock,
-  type CompiledWorkflow,
-  type NodeRegistry,
-  type PreparedInputs,
-  prepareInputs,
-  type RunLimits,
-  RunStoppedError,
-  runWorkflow,
-} from "@tributary/engine";
-import type { AppRow, EndUserRow, NewRun, RunRow, Store } from "../store/types.js";
-import { ActiveRun } from "./active-run.js";
+import { type Capabilities, type Clock, type NodeRegistry, type RunLimits, RunStoppedError } from "@tributary/engine";
+import type { AppRow, RunRow, Store } from "../store/types.js";
+import type { ActiveRun } from "./active-run.js";
+import { type AdmittedRun, admitRun } from "./admit-run.js";
+import { abortable, delay } from "./async-utils.js";
 import { ConcurrencyGate } from "./concurrency-gate.js";
-import { IdempotencyConflictError, RunNotFoundError, RunServiceClosedError } from "./errors.js";
+import { RunNotFoundError, RunServiceClosedError } from "./errors.js";
+import { executeRun } from "./execute-run.js";
 import { consoleRunLogger, type RunServiceLogger } from "./run-logger.js";
+import { countedStream, type RunServiceMetrics } from "./run-metrics.js";
 import { subscribeRun } from "./subscribe-run.js";
-import type { RunService, SequencedEvent, StartedRun, StartRunRequest } from "./types.js";
+import type { ProcessRunService, SequencedEvent, StartedRun, StartRunRequest } from "./types.js";
 import { WorkflowCache } from "./workflow-cache.js";
 
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+export { IDEMPOTENCY_WINDOW_MS } from "./admit-run.js";
 export const SHUTDOWN_STOP_MESSAGE = "The server shut down while the run was in progress.";
 
 export interface LocalRunServiceLimits {
@@ -68,12 +61,10 @@ export interface LocalRunServiceOptions {
   /** Node types runs may use. Default: the engine's registry. */
   registry?: NodeRegistry;
   tuning?: LocalRunServiceTuning;
+  metrics?: RunServiceMetrics;
 }
 
-export interface LocalRunService extends RunService {
-  /** Runs executing in this process right now. */
-  readonly activeRunCount: number;
-}
+export type LocalRunService = ProcessRunService;
 
 /**
  * Embedded-mode RunService: the engine runs in this process, events go to live subscribers
@@ -102,72 +93,39 @@ export function createLocalRunService(options: LocalRunServiceOptions): LocalRun
   let shutdownPromise: Promise<void> | undefined;
 
   async function startRun(request: StartRunRequest): Promise<StartedRun> {
-    const { app, version, idempotency } = request;
-    const compiled = workflows.get(version);
-    const caps = capabilitiesFor(app);
-    const now = clock.now();
-    const windowStart = now - IDEMPOTENCY_WINDOW_MS;
-    if (idempotency) {
-      // A replay must not be refused by the concurrency limit, so look it up before taking a slot.
-      const existing = await store.findRunByIdempotencyKey(app.id, idempotency.key, windowStart);
-      if (existing) return replayed(existing, idempotency);
-    }
-    const prepared = await prepareInputs(compiled.startVariables, request.inputs, caps.files, request.files ?? []);
-    const release = gate.acquire(app.id, app.maxConcurrency ?? defaultAppLimit);
-    let run: RunRow;
-    let endUser: EndUserRow;
-    try {
-      endUser = await store.getOrCreateEndUser({ appId: app.id, sessionId: request.user });
-      const id = randomUUID();
-      const newRun: NewRun = {
-        id,
-        taskId: randomUUID(),
-        appId: app.id,
-        workflowId: version.id,
-        endUserId: endUser.id,
-        inputs: runInputs(prepared, { user_id: endUser.sessionId, app_id: app.id, workflow_id: version.id, workflow_run_id: id }),
-        responseMode: request.responseMode,
-        triggeredFrom: request.triggeredFrom,
+    const admission = await admitRun(
+      {
+        store,
+        clock,
+        workflows,
+        capabilitiesFor,
         owner,
-        createdAt: now,
-      };
-      if (idempotency) {
-        const result = await store.createRunIdempotent(
-          { ...newRun, idempotencyKey: idempotency.key, idempotencyBodyHash: idempotency.bodyHash },
-          windowStart,
-        );
-        if (!result.created) {
-          release();
-          return replayed(result.run, idempotency);
-        }
-        run = result.run;
-      } else {
-        run = await store.createRun(newRun);
-      }
-    } catch (error) {
-      release();
-      throw error;
-    }
-    launch(run, compiled, caps, prepared, endUser, release);
-    return { run, created: true };
+        // Synchronous: two concurrent starts cannot both take the last slot.
+        acquire: (app) => gate.acquire(app.id, app.maxConcurrency ?? defaultAppLimit),
+      },
+      request,
+    );
+    if (admission.replayed) return admission.replayed;
+    launch(admission.admitted);
+    options.metrics?.runStarted(admission.admitted.run.responseMode);
+    return { run: admission.admitted.run, created: true };
   }
 
-  function launch(
-    run: RunRow,
-    compiled: CompiledWorkflow,
-    caps: Capabilities,
-    prepared: PreparedInputs,
-    endUser: EndUserRow,
-    release: () => void,
-  ) {
-    const handle = new ActiveRun({
+  function launch({ run, compiled, caps, prepared, endUser, release }: AdmittedRun) {
+    const handle = executeRun({
       store,
       run,
+      compiled,
+      caps,
+      prepared,
+      userId: endUser.sessionId,
       clock,
       logger,
+      limits: options.limits?.run,
       subscriberBuffer: tuning.subscriberBuffer,
       writeRetryDelayMs: tuning.writeRetryDelayMs,
       batchWindowMs: tuning.batchWindowMs,
+      observer: options.metrics,
       onSettled: () => {
         active.delete(run.id);
         runIdByTask.delete(run.taskId);
@@ -176,21 +134,6 @@ export function createLocalRunService(options: LocalRunServiceOptions): LocalRun
     });
     active.set(run.id, handle);
     runIdByTask.set(run.taskId, run.id);
-    // Not awaited: the run executes in the background; ActiveRun reports its end through the store.
-    runWorkflow(compiled, {
-      inputs: prepared,
-      caps,
-      runId: run.id,
-      workflowId: run.workflowId,
-      appId: run.appId,
-      userId: endUser.sessionId,
-      ...(options.limits?.run ? { limits: options.limits.run } : {}),
-      signal: handle.controller.signal,
-      onEvent: handle.handleEngineEvent,
-    }).then(
-      () => handle.engineReturned(),
-      (error: unknown) => handle.engineCrashed(error),
-    );
   }
 
   function find(runIdOrTaskId: string): ActiveRun | undefined {
@@ -248,11 +191,14 @@ export function createLocalRunService(options: LocalRunServiceOptions): LocalRun
     waitForFinish: waitForStoredFinish,
 
     subscribe(runId: string, afterSeq = 0, signal?: AbortSignal): AsyncIterable<SequencedEvent> {
-      return subscribeRun(
-        { store, feedOf: (id) => active.get(id)?.feed, pageSize: tuning.storePageSize, pollMs: tuning.storePollMs },
-        runId,
-        afterSeq,
-        signal,
+      return countedStream(
+        options.metrics,
+        subscribeRun(
+          { store, feedOf: (id) => active.get(id)?.feed, pageSize: tuning.storePageSize, pollMs: tuning.storePollMs },
+          runId,
+          afterSeq,
+          signal,
+        ),
       );
     },
 
@@ -270,39 +216,4 @@ export function createLocalRunService(options: LocalRunServiceOptions): LocalRun
       return shutdownPromise;
     },
   };
-}
-
-function replayed(existing: RunRow, idempotency: { key: string; bodyHash: string }): StartedRun {
-  if (existing.idempotencyBodyHash !== idempotency.bodyHash) throw new IdempotencyConflictError(idempotency.key, existing.id);
-  return { run: existing, created: false };
-}
-
-/** Declared inputs plus `sys.*`, the shape Dify shows as a run's inputs (and the engine's workflow_started). */
-function runInputs(prepared: PreparedInputs, sys: Record<string, string>): Record<string, unknown> {
-  const inputs: Record<string, unknown> = { ...prepared.inputs, "sys.files": prepared.files };
-  for (const [k, v] of Object.entries(sys)) inputs[`sys.${k}`] = v;
-  return inputs;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

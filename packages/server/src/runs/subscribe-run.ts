@@ -1,5 +1,6 @@
 import type { EngineEvent } from "@tributary/engine";
 import type { RunEventRow, Store } from "../store/types.js";
+import { sleep } from "./async-utils.js";
 import { RunNotFoundError } from "./errors.js";
 import type { RunFeed } from "./run-feed.js";
 import type { SequencedEvent } from "./types.js";
@@ -74,8 +75,9 @@ export async function* subscribeRun(
   }
 }
 
-async function* storedTail(
-  deps: SubscribeDeps,
+/** A run's stored events after `afterSeq`, polling while it runs elsewhere, ending after `workflow_finished` or once it is over. */
+export async function* storedTail(
+  deps: Pick<SubscribeDeps, "store" | "pageSize" | "pollMs">,
   runId: string,
   afterSeq: number,
   signal: AbortSignal | undefined,
@@ -105,18 +107,6 @@ async function* storedTail(
   }
 }
 
-function toSequenced(row: RunEventRow): SequencedEvent {
+export function toSequenced(row: RunEventRow): SequencedEvent {
   return { seq: row.seq, event: row.payload as EngineEvent };
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

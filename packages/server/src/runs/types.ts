@@ -55,3 +55,9 @@ export interface RunService {
   /** Fails or finishes in-flight runs so none is left `running`, then resolves. */
   shutdown(options?: { graceMs?: number }): Promise<void>;
 }
+
+/** A run service as a server process holds it: the seam plus what this process executes. */
+export interface ProcessRunService extends RunService {
+  /** Runs executing in this process right now. */
+  readonly activeRunCount: number;
+}

@@ -129,6 +129,86 @@ export interface ProviderCredentialsTable {
   updated_at: number;
 }
 
+export interface OpenApiKeysTable {
+  id: string;
+  owner: string;
+  name: string | null;
+  prefix: string;
+  /** Hex SHA-256 of the secret, for lookup by the presented key. */
+  key_hash: string;
+  /** `credentials-cipher.ts` envelope of the secret (VApp links need it as their AES key). */
+  ciphertext: string;
+  cipher_key_id: string;
+  rate_limit_per_minute: number | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface VappAccessKeysTable {
+  id: string;
+  access_key: string;
+  owner: string;
+  access_key_type: string;
+  access_scope: string;
+  status: string;
+  use_count: number;
+  max_use_count: number | null;
+  max_credits: number | null;
+  used_credits: number;
+  description: string;
+  expire_at: number | null;
+  expire_time_text: string | null;
+  created_at: number;
+  last_use_at: number | null;
+}
+
+export interface VappAccessKeyAppsTable {
+  access_key_id: string;
+  app_id: string;
+  /** Insertion order of the key's apps. */
+  position: number;
+}
+
+export interface VappAccessKeyRecordsTable {
+  id: string;
+  access_key_id: string;
+  /** Empty until the run exists; no foreign key, so the record outlives a deleted run. */
+  run_id: string;
+  app_id: string;
+  credits: number;
+  created_at: number;
+}
+
+export interface OpenApiRunsTable {
+  run_id: string;
+  owner: string;
+  app_id: string;
+  source: string;
+  api_key_id: string | null;
+  access_key_id: string | null;
+  output_scope: string;
+  input_fields: string;
+  created_at: number;
+}
+
+export interface OpenApiWorkflowsTable {
+  app_id: string;
+  language: string;
+  tool_call_data: string;
+  source_workflow: string | null;
+  credits_per_run: number;
+  credits_per_1k_tokens: number;
+  updated_at: number;
+}
+
+export interface VappSessionsTable {
+  id_hash: string;
+  app_id: string;
+  access_key_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface Database {
   apps: AppsTable;
   workflow_versions: WorkflowVersionsTable;
@@ -139,4 +219,11 @@ export interface Database {
   node_executions: NodeExecutionsTable;
   uploaded_files: UploadedFilesTable;
   provider_credentials: ProviderCredentialsTable;
+  open_api_keys: OpenApiKeysTable;
+  vapp_access_keys: VappAccessKeysTable;
+  vapp_access_key_apps: VappAccessKeyAppsTable;
+  vapp_access_key_records: VappAccessKeyRecordsTable;
+  open_api_runs: OpenApiRunsTable;
+  open_api_workflows: OpenApiWorkflowsTable;
+  vapp_sessions: VappSessionsTable;
 }

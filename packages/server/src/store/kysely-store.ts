@@ -6,14 +6,19 @@
 import type { Kysely } from "kysely";
 import type { CredentialsCipher } from "./credentials-cipher.js";
 import type { Database } from "./db-schema.js";
+import * as accessKeys from "./queries/access-keys.js";
 import * as apiKeys from "./queries/api-keys.js";
 import * as apps from "./queries/apps.js";
 import * as credentials from "./queries/credentials.js";
 import * as endUsers from "./queries/end-users.js";
 import * as files from "./queries/files.js";
+import * as openApiKeys from "./queries/open-api-keys.js";
+import * as openApiRuns from "./queries/open-api-runs.js";
+import * as openApiWorkflows from "./queries/open-api-workflows.js";
 import * as runSteps from "./queries/run-steps.js";
 import * as runs from "./queries/runs.js";
 import type { DialectHooks, StoreContext } from "./queries/store-context.js";
+import * as vappSessions from "./queries/vapp-sessions.js";
 import type { Store } from "./types.js";
 
 export type { DialectHooks } from "./queries/store-context.js";
@@ -75,6 +80,47 @@ export class KyselyStore implements Store {
   getCredentials: Store["getCredentials"] = (provider) => credentials.getCredentials(this.#ctx, provider);
   listCredentials: Store["listCredentials"] = () => credentials.listCredentials(this.#ctx);
   deleteCredentials: Store["deleteCredentials"] = (provider) => credentials.deleteCredentials(this.#ctx, provider);
+
+  createOpenApiKey: Store["createOpenApiKey"] = (input) => openApiKeys.createOpenApiKey(this.#ctx, input);
+  findOpenApiKeyByHash: Store["findOpenApiKeyByHash"] = (keyHash) => openApiKeys.findOpenApiKeyByHash(this.#ctx, keyHash);
+  getOpenApiKeySecret: Store["getOpenApiKeySecret"] = (keyId) => openApiKeys.getOpenApiKeySecret(this.#ctx, keyId);
+  listOpenApiKeys: Store["listOpenApiKeys"] = (owner) => openApiKeys.listOpenApiKeys(this.#ctx, owner);
+  deleteOpenApiKey: Store["deleteOpenApiKey"] = (keyId) => openApiKeys.deleteOpenApiKey(this.#ctx, keyId);
+  touchOpenApiKey: Store["touchOpenApiKey"] = (keyId, at) => openApiKeys.touchOpenApiKey(this.#ctx, keyId, at);
+
+  createAccessKeys: Store["createAccessKeys"] = (inputs) => accessKeys.createAccessKeys(this.#ctx, inputs);
+  getAccessKeys: Store["getAccessKeys"] = (owner, keys) => accessKeys.getAccessKeys(this.#ctx, owner, keys);
+  findAccessKey: Store["findAccessKey"] = (key) => accessKeys.findAccessKey(this.#ctx, key);
+  getAccessKeyById: Store["getAccessKeyById"] = (id) => accessKeys.getAccessKeyById(this.#ctx, id);
+  listAccessKeys: Store["listAccessKeys"] = (query) => accessKeys.listAccessKeys(this.#ctx, query);
+  updateAccessKeys: Store["updateAccessKeys"] = (ids, patch) => accessKeys.updateAccessKeys(this.#ctx, ids, patch);
+  deleteAccessKeys: Store["deleteAccessKeys"] = (ids) => accessKeys.deleteAccessKeys(this.#ctx, ids);
+  addAccessKeyApps: Store["addAccessKeyApps"] = (ids, appIds) => accessKeys.addAccessKeyApps(this.#ctx, ids, appIds);
+  removeAccessKeyApps: Store["removeAccessKeyApps"] = (ids, appIds) => accessKeys.removeAccessKeyApps(this.#ctx, ids, appIds);
+  consumeAccessKeyUse: Store["consumeAccessKeyUse"] = (input) => accessKeys.consumeAccessKeyUse(this.#ctx, input);
+  refundAccessKeyUse: Store["refundAccessKeyUse"] = (keyId, recordId) =>
+    accessKeys.refundAccessKeyUse(this.#ctx, keyId, recordId);
+  setAccessKeyRecordRun: Store["setAccessKeyRecordRun"] = (recordId, runId) =>
+    accessKeys.setAccessKeyRecordRun(this.#ctx, recordId, runId);
+  chargeAccessKeyRecord: Store["chargeAccessKeyRecord"] = (recordId, credits) =>
+    accessKeys.chargeAccessKeyRecord(this.#ctx, recordId, credits);
+  listAccessKeyRecords: Store["listAccessKeyRecords"] = (ids) => accessKeys.listAccessKeyRecords(this.#ctx, ids);
+
+  createOpenApiRun: Store["createOpenApiRun"] = (input) => openApiRuns.createOpenApiRun(this.#ctx, input);
+  getOpenApiRun: Store["getOpenApiRun"] = (runId) => openApiRuns.getOpenApiRun(this.#ctx, runId);
+  listOpenApiRuns: Store["listOpenApiRuns"] = (query) => openApiRuns.listOpenApiRuns(this.#ctx, query);
+  deleteRun: Store["deleteRun"] = (runId) => openApiRuns.deleteRun(this.#ctx, runId);
+
+  getOpenApiWorkflow: Store["getOpenApiWorkflow"] = (appId) => openApiWorkflows.getOpenApiWorkflow(this.#ctx, appId);
+  putOpenApiWorkflow: Store["putOpenApiWorkflow"] = (appId, patch) =>
+    openApiWorkflows.putOpenApiWorkflow(this.#ctx, appId, patch);
+  listOpenApiApps: Store["listOpenApiApps"] = (query) => openApiWorkflows.listOpenApiApps(this.#ctx, query);
+  findOrCreateDetachedVersion: Store["findOrCreateDetachedVersion"] = (input) =>
+    openApiWorkflows.findOrCreateDetachedVersion(this.#ctx, input);
+
+  createVappSession: Store["createVappSession"] = (input) => vappSessions.createVappSession(this.#ctx, input);
+  getVappSession: Store["getVappSession"] = (idHash, now) => vappSessions.getVappSession(this.#ctx, idHash, now);
+  deleteExpiredVappSessions: Store["deleteExpiredVappSessions"] = (now) => vappSessions.deleteExpiredVappSessions(this.#ctx, now);
 
   async close(): Promise<void> {
     if (this.#closed) return;

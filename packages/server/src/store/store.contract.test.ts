@@ -847,7 +847,7 @@ describe.each(harnesses().map((h) => [h.name, h] as [string, Harness]))("Store c
       expect((await store.getApp(app.id))?.currentVersionId).toBe(version.id);
       expect((await store.getRun(run.id))?.status).toBe("running");
       const migrations = await db.query("select name from kysely_migration order by name");
-      expect(migrations.map((m) => m["name"])).toEqual(["0001_initial"]);
+      expect(migrations.map((m) => m["name"])).toEqual(["0001_initial", "0002_open_api_keys"]);
       await store.close();
       await store.close(); // idempotent
       store = await db.open({ now });

@@ -407,7 +407,7 @@ export interface ProviderCredentialInfo {
 
 // ---------------------------------------------------------------------------------------------
 
-export interface Store {
+export interface Store extends OpenApiStore {
   readonly dialect: "sqlite" | "postgres";
 
   // apps
@@ -490,4 +490,252 @@ export interface Store {
   deleteCredentials(provider: string): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// VectorVein Open API: Open API keys, VApp access keys, run ownership, workflow settings and
+// VApp page sessions. Methods live in `OpenApiStore`, which `Store` extends.
+
+/** An Open API key. The secret itself is kept encrypted (it is the AES key of VApp links). */
+export interface OpenApiKeyRow {
+  /** Public `key_id` (VApp links name the key that encrypted them by it). */
+  id: string;
+  /** Whose key it is: access keys, run records and uploads are scoped to the owner. */
+  owner: string;
+  name: string | null;
+  /** First characters of the secret, for display. */
+  prefix: string;
+  /** Calls per minute; null = unlimited. */
+  rateLimitPerMinute: number | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface NewOpenApiKey {
+  id: string;
+  owner: string;
+  name?: string | null;
+  /** The 32-character secret; stored encrypted, looked up by `keyHash`. */
+  secret: string;
+  keyHash: string;
+  prefix: string;
+  rateLimitPerMinute: number | null;
+}
+
+export type AccessKeyType = "O" | "M" | "L";
+/** Stored status: AC active or IN invalidated. EX and US are derived from expiry and counters. */
+export type StoredAccessKeyStatus = "AC" | "IN";
+export type AccessKeyStatus = "AC" | "IN" | "EX" | "US";
+export type AccessKeyScope = "S" | "M";
+
+export interface AccessKeyRow {
+  id: string;
+  /** The key string end users hold (unique). */
+  accessKey: string;
+  owner: string;
+  type: AccessKeyType;
+  scope: AccessKeyScope;
+  storedStatus: StoredAccessKeyStatus;
+  useCount: number;
+  maxUseCount: number | null;
+  maxCredits: number | null;
+  usedCredits: number;
+  description: string;
+  /** Epoch ms; null = never expires. */
+  expireAt: number | null;
+  /** `expire_time` exactly as the client sent it (echoed back). */
+  expireTimeText: string | null;
+  createdAt: number;
+  lastUseAt: number | null;
+  /** Apps the key opens (live apps only), in the order they were added. */
+  appIds: string[];
+}
+
+export interface NewAccessKey {
+  id?: string;
+  accessKey: string;
+  owner: string;
+  type: AccessKeyType;
+  scope: AccessKeyScope;
+  maxUseCount: number | null;
+  maxCredits: number | null;
+  description: string;
+  expireAt: number | null;
+  expireTimeText: string | null;
+  appIds: string[];
+}
+
+export interface AccessKeyPatch {
+  maxUseCount?: number | null;
+  maxCredits?: number | null;
+  description?: string;
+  expireAt?: number | null;
+  expireTimeText?: string | null;
+  /** Replaces the key's apps (and its scope). */
+  apps?: { appIds: string[]; scope: AccessKeyScope };
+}
+
+export type AccessKeySortField = "create_time" | "expire_time" | "last_use_time" | "use_count" | "used_credits";
+
+export interface ListAccessKeysQuery extends PageRequest {
+  owner: string;
+  appId?: string;
+  /** Effective statuses (EX/US are computed with `now`). */
+  statuses?: AccessKeyStatus[];
+  type?: AccessKeyType;
+  sortField?: AccessKeySortField;
+  sortOrder?: "asc" | "desc";
+  now: number;
+}
+
+export interface AccessKeyRecordRow {
+  id: string;
+  accessKeyId: string;
+  runId: string;
+  appId: string;
+  credits: number;
+  createdAt: number;
+}
+
+/** Why a use was refused (checked in this order). */
+export type AccessKeyRefusal = "not_found" | "invalid" | "expired" | "not_for_app" | "used_up" | "credits_exhausted";
+
+export type ConsumeAccessKeyResult =
+  | { ok: true; key: AccessKeyRow; recordId: string }
+  | { ok: false; reason: AccessKeyRefusal; key: AccessKeyRow | undefined };
+
+export interface ConsumeAccessKeyUse {
+  accessKeyId: string;
+  appId: string;
+  /** Credits charged up front (the per-run cost); refused if it would pass `maxCredits`. */
+  credits: number;
+  now: number;
+}
+
+export type OpenApiRunSource = "api" | "vapp";
+
+/** Who started a run through the VectorVein protocol, and how its outputs are reported. */
+export interface OpenApiRunRow {
+  runId: string;
+  owner: string;
+  appId: string;
+  source: OpenApiRunSource;
+  apiKeyId: string | null;
+  accessKeyId: string | null;
+  outputScope: "all" | "output_fields_only";
+  /** The input_fields as the client sent them. */
+  inputFields: unknown[];
+  createdAt: number;
+}
+
+export type RunRecordSortField = "start_time" | "end_time";
+
+export interface ListOpenApiRunsQuery extends PageRequest {
+  owner: string;
+  appId?: string;
+  statuses?: RunStatus[];
+  sortField?: RunRecordSortField;
+  sortOrder?: "asc" | "desc";
+}
+
+export interface OpenApiRunEntry {
+  meta: OpenApiRunRow;
+  run: RunRow;
+  /** The app's name now (null when the app was deleted). */
+  appName: string | null;
+}
+
+/** VectorVein-only settings of an app (Tributary's app row holds title, brief, tags, images). */
+export interface OpenApiWorkflowRow {
+  appId: string;
+  language: string;
+  toolCallData: JsonObject;
+  sourceWorkflow: string | null;
+  /** VApp cost: credits per run, plus credits per 1,000 tokens (rounded up). */
+  creditsPerRun: number;
+  creditsPer1kTokens: number;
+  updatedAt: number;
+}
+
+export type OpenApiWorkflowPatch = Partial<Omit<OpenApiWorkflowRow, "appId" | "updatedAt">>;
+
+export type OpenApiAppSortField = "create_time" | "update_time" | "title";
+
+export interface ListOpenApiAppsQuery extends PageRequest {
+  search?: string;
+  /** Apps carrying every one of these tags. */
+  tags?: string[];
+  sortField?: OpenApiAppSortField;
+  sortOrder?: "asc" | "desc";
+}
+
+export interface VappSessionRow {
+  /** SHA-256 of the cookie value. */
+  idHash: string;
+  appId: string;
+  accessKeyId: string;
+  expiresAt: number;
+  createdAt: number;
+}
+
+export interface OpenApiStore {
+  // Open API keys
+  createOpenApiKey(input: NewOpenApiKey): Promise<OpenApiKeyRow>;
+  findOpenApiKeyByHash(keyHash: string): Promise<OpenApiKeyRow | undefined>;
+  /** The key with its decrypted secret (to open VApp links it encrypted). */
+  getOpenApiKeySecret(keyId: string): Promise<{ key: OpenApiKeyRow; secret: string } | undefined>;
+  /** Oldest first; all owners when `owner` is omitted. */
+  listOpenApiKeys(owner?: string): Promise<OpenApiKeyRow[]>;
+  deleteOpenApiKey(keyId: string): Promise<boolean>;
+  touchOpenApiKey(keyId: string, at: number): Promise<void>;
+
+  // VApp access keys (all owner-scoped)
+  createAccessKeys(inputs: NewAccessKey[]): Promise<AccessKeyRow[]>;
+  /** Keys of `owner` among `accessKeys` (missing ones are simply absent). */
+  getAccessKeys(owner: string, accessKeys: string[]): Promise<AccessKeyRow[]>;
+  /** Any owner's key by its string (VApp links and access-key API auth). */
+  findAccessKey(accessKey: string): Promise<AccessKeyRow | undefined>;
+  getAccessKeyById(id: string): Promise<AccessKeyRow | undefined>;
+  listAccessKeys(query: ListAccessKeysQuery): Promise<Page<AccessKeyRow>>;
+  updateAccessKeys(ids: string[], patch: AccessKeyPatch): Promise<void>;
+  deleteAccessKeys(ids: string[]): Promise<number>;
+  addAccessKeyApps(ids: string[], appIds: string[]): Promise<void>;
+  removeAccessKeyApps(ids: string[], appIds: string[]): Promise<void>;
+  /**
+   * Atomically takes one use (and `credits`) of a key for `appId`, and records it: with N
+   * concurrent callers and R uses left, exactly min(N, R) succeed.
+   */
+  consumeAccessKeyUse(input: ConsumeAccessKeyUse): Promise<ConsumeAccessKeyResult>;
+  /** Gives back a use taken by `consumeAccessKeyUse` whose run then could not start. */
+  refundAccessKeyUse(accessKeyId: string, recordId: string): Promise<void>;
+  /** Ties the use record to its run. */
+  setAccessKeyRecordRun(recordId: string, runId: string): Promise<void>;
+  /** Adds credits to a use (e.g. token costs once the run has finished). */
+  chargeAccessKeyRecord(recordId: string, credits: number): Promise<void>;
+  /** Newest first, grouped by key id. */
+  listAccessKeyRecords(accessKeyIds: string[]): Promise<Map<string, AccessKeyRecordRow[]>>;
+
+  // runs started through the VectorVein protocol
+  createOpenApiRun(input: OpenApiRunRow): Promise<void>;
+  getOpenApiRun(runId: string): Promise<OpenApiRunEntry | undefined>;
+  listOpenApiRuns(query: ListOpenApiRunsQuery): Promise<Page<OpenApiRunEntry>>;
+  /** Deletes the run itself (events and node executions with it). */
+  deleteRun(runId: string): Promise<boolean>;
+
+  // VectorVein workflow settings
+  getOpenApiWorkflow(appId: string): Promise<OpenApiWorkflowRow | undefined>;
+  putOpenApiWorkflow(appId: string, patch: OpenApiWorkflowPatch): Promise<OpenApiWorkflowRow>;
+  listOpenApiApps(query: ListOpenApiAppsQuery): Promise<Page<AppRow>>;
+  /**
+   * A version of `appId` that is not made current (e.g. a run with node fields overridden):
+   * returns the existing one with the same `sourceText` and `sourceFormat`, or creates it with
+   * the next negative version number so published versions keep counting 1, 2, 3 …
+   */
+  findOrCreateDetachedVersion(input: NewWorkflowVersion): Promise<WorkflowVersionRow>;
+
+  // VApp page sessions
+  createVappSession(input: VappSessionRow): Promise<void>;
+  /** undefined when unknown or expired at `now`. */
+  getVappSession(idHash: string, now: number): Promise<VappSessionRow | undefined>;
+  deleteExpiredVappSessions(now: number): Promise<number>;
 }

@@ -1,6 +1,7 @@
 /**
  * Starts the real server (`serve`) on a random port over a fresh data directory, against
- * SQLite or a throwaway PostgreSQL database, and talks to it over HTTP with fetch.
+ * SQLite or a throwaway PostgreSQL database — or in distributed mode (PostgreSQL + Redis under
+ * a key prefix of its own, runs executed by a queue worker) — and talks to it over HTTP with fetch.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { type ServeHandle, type ServeOptions, serve } from "../../src/serve.js";
+import { dropPrefix, holdRedis, REDIS_URL, redisAvailable, testPrefix } from "./redis.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -16,7 +18,14 @@ export const PG_ADMIN_URL = process.env["TRIBUTARY_TEST_PG_URL"] ?? "postgres://
 /** Suites run for SQLite always, and for PostgreSQL unless TRIBUTARY_TEST_PG_URL=skip. */
 export const dialects: Dialect[] = process.env["TRIBUTARY_TEST_PG_URL"] === "skip" ? ["sqlite"] : ["sqlite", "postgres"];
 
+/** How a suite's server runs: embedded on either database, or distributed (API + queue worker over Redis). */
+export type Mode = Dialect | "distributed";
+
+/** The end-to-end suites run in every mode: both embedded dialects, and distributed unless Redis is skipped. */
+export const modes: Mode[] = [...dialects, ...(redisAvailable && dialects.includes("postgres") ? ["distributed" as const] : [])];
+
 export interface TestServer {
+  mode: Mode;
   url: string;
   adminToken: string;
   handle: ServeHandle;
@@ -61,9 +70,21 @@ export async function createDatabase(): Promise<{ url: string; drop(): Promise<v
   };
 }
 
-export async function startTestServer(dialect: Dialect, options: ServeOptions = {}): Promise<TestServer> {
+export async function startTestServer(mode: Mode, options: ServeOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "tributary-server-test-"));
-  const database = dialect === "postgres" ? await createDatabase() : undefined;
+  const database = mode === "sqlite" ? undefined : await createDatabase();
+  const prefix = mode === "distributed" ? testPrefix() : undefined;
+  // Held while this server uses Redis, so the Redis restart test waits for it.
+  const releaseRedis = prefix ? await holdRedis("shared") : undefined;
+  const distributed: ServeOptions = prefix
+    ? { redisUrl: REDIS_URL, redisPrefix: prefix, workers: 8, workerLockMs: 5000, stalledCheckMs: 1000 }
+    : {};
+  const cleanUp = async () => {
+    await database?.drop();
+    if (prefix) await dropPrefix(prefix);
+    await releaseRedis?.();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
   let handle: ServeHandle;
   try {
     handle = await serve({
@@ -80,11 +101,11 @@ export async function startTestServer(dialect: Dialect, options: ServeOptions = 
       httpAllowList: ["127.0.0.1"],
       sandbox: { warm: false },
       ...(database ? { databaseUrl: database.url } : {}),
+      ...distributed,
       ...options,
     });
   } catch (error) {
-    await database?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await cleanUp();
     throw error;
   }
   const url = handle.url;
@@ -92,6 +113,7 @@ export async function startTestServer(dialect: Dialect, options: ServeOptions = 
   const admin = (path: string, init: RequestInit = {}) =>
     fetch(`${url}${path}`, { ...init, headers: { Authorization: `Bearer ${adminToken}`, ...(init.headers ?? {}) } });
   return {
+    mode,
     url,
     adminToken,
     handle,
@@ -123,8 +145,7 @@ export async function startTestServer(dialect: Dialect, options: ServeOptions = 
       try {
         await handle.close();
       } finally {
-        await database?.drop();
-        rmSync(dataDir, { recursive: true, force: true });
+        await cleanUp();
       }
     },
   };

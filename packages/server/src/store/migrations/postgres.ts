@@ -1,5 +1,6 @@
 import type { Migration } from "kysely";
 import { createInitialSchema, dropInitialSchema } from "./initial-schema.js";
+import { createOpenApiSchema, dropOpenApiSchema } from "./open-api-schema.js";
 
 /**
  * PostgreSQL migrations, applied in name order at open. Never edit a shipped entry: add a new
@@ -10,5 +11,10 @@ export const postgresMigrations: Record<string, Migration> = {
     up: (db) =>
       createInitialSchema(db, { bigint: "bigint", int: "integer", float: "double precision", inlineCircularForeignKey: false }),
     down: (db) => dropInitialSchema(db),
+  },
+  "0002_open_api_keys": {
+    up: (db) =>
+      createOpenApiSchema(db, { bigint: "bigint", int: "integer", float: "double precision", inlineCircularForeignKey: false }),
+    down: (db) => dropOpenApiSchema(db),
   },
 };
