@@ -18,6 +18,7 @@ export * from "./nodes/node-definition.js";
 export * from "./nodes/registry.js";
 export type { StartVariable } from "./nodes/start.js";
 export { START_INPUT_TYPES } from "./nodes/start.js";
+export { abortable } from "./runtime/abortable.js";
 export * from "./runtime/prepare-inputs.js";
 export * from "./runtime/run-workflow.js";
 export * from "./sandbox/index.js";

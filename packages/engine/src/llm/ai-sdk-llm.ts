@@ -38,6 +38,7 @@ import type {
   ProviderCredentials,
 } from "../capabilities/types.js";
 import { RunStoppedError } from "../errors.js";
+import { abortable } from "../runtime/abortable.js";
 import { notConfiguredError, type ProviderErrorContext, toProviderError } from "./errors.js";
 import { parseModelJson } from "./json-output.js";
 import { type ProviderInfo, providerInfo } from "./providers.js";
@@ -192,28 +193,6 @@ type StreamPart =
   | { type: "error"; error: unknown }
   | { type: "abort" }
   | { type: "start" | "start-step" | "other" };
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 function toModelMessages(messages: LlmMessage[]): ModelMessage[] {
   return messages.map((m): ModelMessage => {

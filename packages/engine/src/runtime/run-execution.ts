@@ -21,6 +21,7 @@ import type { RunLimits } from "../limits.js";
 import type { ContainerRuntime, NodeRunContext, NodeRunResult } from "../nodes/node-definition.js";
 import { exceedsSize } from "../variables/text.js";
 import type { VariablePool } from "../variables/variable-pool.js";
+import { abortable } from "./abortable.js";
 
 /** Where a level runs: inside which iteration/loop round, and whether text streams out. */
 export interface Scope {
@@ -222,7 +223,7 @@ export class RunExecution {
       try {
         const pending = node.def.run(ctx);
         // IO nodes are raced against their signal so one that ignores aborts cannot hold a stop or timeout.
-        const result: NodeRunResult = attemptSignal ? await raceAbort(pending, ctx.signal) : await pending;
+        const result: NodeRunResult = attemptSignal ? await abortable(pending, ctx.signal) : await pending;
         attemptSignal?.dispose();
         if (signal.aborted) throw signal.reason ?? new RunStoppedError();
         for (const key in result.outputs) {
@@ -420,31 +421,6 @@ function withTimeout(parent: AbortSignal, ms: number, title: string): { signal: 
       parent.removeEventListener("abort", onAbort);
     },
   };
-}
-
-function raceAbort<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
-  if (!(value instanceof Promise)) return Promise.resolve(value);
-  if (signal.aborted) {
-    value.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      value.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    value.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
