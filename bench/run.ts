@@ -4,6 +4,12 @@
  */
 const BENCHES: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
   engine: () => import("./engine/engine-bench.js"),
+  http: () => import("./http/http-bench.js"),
+  sse: () => import("./sse/sse-bench.js"),
+  store: () => import("./store/store-bench.js"),
+  memory: () => import("./memory/memory-bench.js"),
+  coldstart: () => import("./coldstart/coldstart-bench.js"),
+  distributed: () => import("./distributed/distributed-bench.js"),
 };
 
 const name = process.argv[2];
