@@ -34,7 +34,7 @@ export function isServing(): boolean {
 }
 
 /** The server is large: loaded only by `serve`, so the client commands start fast. */
-const lazyServe: ServeFn = async (options) => (await import("@tributary/server")).serve(options);
+const lazyServe: ServeFn = async (options) => (await import("@tributary/server/serve")).serve(options);
 
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) {
@@ -193,7 +193,7 @@ export function buildProgram(io: CliIo, serveFn: ServeFn = lazyServe): Command {
       async (flags: { concurrency?: number; databaseUrl?: string; redisUrl?: string; metricsPort?: number }, cmd: Command) => {
         const dataDir = cmd.optsWithGlobals<{ dataDir?: string }>().dataDir;
         // Loaded here only, like serve: client commands start fast.
-        const { startWorker } = await import("@tributary/server");
+        const { startWorker } = await import("@tributary/server/worker");
         await startWorker({
           ...(flags.concurrency !== undefined ? { workers: flags.concurrency } : {}),
           ...(dataDir !== undefined ? { dataDir } : {}),

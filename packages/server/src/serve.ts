@@ -24,8 +24,7 @@ import { createApp } from "./http/app.js";
 import { type RunningServer, startServer } from "./http/server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
-import { createDistributedRunService } from "./queue/distributed-run-service.js";
-import { createRunWorker, type RunWorker } from "./queue/run-worker.js";
+import type { RunWorker } from "./queue/run-worker.js";
 import { createLocalRunService, type ProcessRunService, recoverOrphans } from "./runs/index.js";
 import { generateAppApiKey } from "./store/api-key-hash.js";
 import { loadOrCreateSecretKey } from "./store/credentials-cipher.js";
@@ -132,6 +131,11 @@ export async function serve(options: ServeOptions = {}): Promise<ServeHandle> {
     // Runs resolve only their own app's uploads.
     const capabilitiesFor = (app: { id: string }) => caps.forApp(app.id);
     if (config.redisUrl !== undefined) {
+      // BullMQ and ioredis load only in distributed mode: they cost ~150 ms of start-up.
+      const [{ createDistributedRunService }, { createRunWorker }] = await Promise.all([
+        import("./queue/distributed-run-service.js"),
+        import("./queue/run-worker.js"),
+      ]);
       const redis = { url: config.redisUrl, prefix: config.redisPrefix };
       if (workers > 0) {
         worker = await createRunWorker({
