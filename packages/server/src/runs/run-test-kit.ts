@@ -209,33 +209,54 @@ export interface InstrumentedStore extends Store {
   readonly batches: BatchLog[];
   /** Calls of read methods, by name. */
   readonly reads: { listRunEvents: number };
-  /** Called before each writeRunBatch; throw to fail it, await to delay it. */
+  /** Transactions run for batches: writeRunBatch and writeRunBatches calls (one transaction each). */
+  readonly transactions: number;
+  /** Called before each batch is written (alone or in a group); throw to fail it (and its group), await to delay it. */
   beforeWrite: ((batch: RunBatch) => void | Promise<void>) | undefined;
 }
 
-/** The real store with `writeRunBatch` counted (and optionally delayed or failed) on the way through. */
+/** The real store with `writeRunBatch(es)` counted (and optionally delayed or failed) on the way through. */
 export function instrumentStore(real: Store): InstrumentedStore {
   const batches: BatchLog[] = [];
   const reads = { listRunEvents: 0 };
-  const state: { beforeWrite: InstrumentedStore["beforeWrite"] } = { beforeWrite: undefined };
+  const state: { beforeWrite: InstrumentedStore["beforeWrite"]; transactions: number } = {
+    beforeWrite: undefined,
+    transactions: 0,
+  };
+  const logOf = (batch: RunBatch): BatchLog => ({
+    runId: batch.runId,
+    events: batch.events.length,
+    nodes: batch.nodeExecutions.length,
+    final: batch.runPatch?.status !== undefined,
+    ok: false,
+    committedAt: 0,
+  });
   const writeRunBatch = async (batch: RunBatch): Promise<void> => {
-    const log: BatchLog = {
-      runId: batch.runId,
-      events: batch.events.length,
-      nodes: batch.nodeExecutions.length,
-      final: batch.runPatch?.status !== undefined,
-      ok: false,
-      committedAt: 0,
-    };
+    const log = logOf(batch);
     batches.push(log);
+    state.transactions++;
     await state.beforeWrite?.(batch);
     await real.writeRunBatch(batch);
     log.ok = true;
     log.committedAt = performance.now();
   };
+  const writeRunBatches = async (group: readonly RunBatch[]): Promise<void> => {
+    const logs = group.map(logOf);
+    batches.push(...logs);
+    state.transactions++;
+    for (const batch of group) await state.beforeWrite?.(batch);
+    await real.writeRunBatches(group);
+    const at = performance.now();
+    for (const log of logs) {
+      log.ok = true;
+      log.committedAt = at;
+    }
+  };
   return new Proxy(real, {
     get(target, prop) {
       if (prop === "writeRunBatch") return writeRunBatch;
+      if (prop === "writeRunBatches") return writeRunBatches;
+      if (prop === "transactions") return state.transactions;
       if (prop === "batches") return batches;
       if (prop === "reads") return reads;
       if (prop === "listRunEvents") {

@@ -1,4 +1,5 @@
 import type { NewRunEvent, NodeExecutionUpsert, RunBatch, RunPatch, Store } from "../store/types.js";
+import { groupCommitterFor } from "./group-commit.js";
 import type { SequencedEvent } from "./types.js";
 
 export interface CommittedBatch {
@@ -25,7 +26,8 @@ export interface RunWriterOptions {
 }
 
 /**
- * Persists one run's events and node executions with `writeRunBatch`, batched and serialised:
+ * Persists one run's events and node executions, batched and serialised (and committed
+ * together with other runs' batches of the same turn, see GroupCommitter):
  * everything appended within `batchWindowMs` of the first pending event (at least: within
  * the same tick) goes into one transaction, and whatever arrives while a transaction is in
  * flight goes into the next one (group commit), so bursts cost one commit each and a slow
@@ -146,12 +148,17 @@ export class RunWriter {
   }
 }
 
-/** `writeRunBatch` is all-or-nothing, so one retry cannot duplicate anything. */
+/**
+ * Writes through the process's group committer, so concurrent runs share commits. Each
+ * attempt is all-or-nothing for this batch (a failed group is retried batch by batch inside
+ * the committer), so one retry cannot duplicate anything.
+ */
 export async function writeWithRetry(store: Store, batch: RunBatch, retryDelayMs: number): Promise<void> {
+  const committer = groupCommitterFor(store);
   try {
-    await store.writeRunBatch(batch);
+    await committer.write(batch);
   } catch {
     await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
-    await store.writeRunBatch(batch);
+    await committer.write(batch);
   }
 }

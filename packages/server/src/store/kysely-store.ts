@@ -70,6 +70,7 @@ export class KyselyStore implements Store {
   failOrphanedRuns: Store["failOrphanedRuns"] = (filter, message) => runs.failOrphanedRuns(this.#ctx, filter, message);
 
   writeRunBatch: Store["writeRunBatch"] = (batch) => runSteps.writeRunBatch(this.#ctx, batch);
+  writeRunBatches: Store["writeRunBatches"] = (batches) => runSteps.writeRunBatches(this.#ctx, batches);
   listRunEvents: Store["listRunEvents"] = (runId, options) => runSteps.listRunEvents(this.#ctx, runId, options);
   listNodeExecutions: Store["listNodeExecutions"] = (runId) => runSteps.listNodeExecutions(this.#ctx, runId);
 

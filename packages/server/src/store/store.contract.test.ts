@@ -683,6 +683,69 @@ describe.each(harnesses().map((h) => [h.name, h] as [string, Harness]))("Store c
   });
 
   // ------------------------------------------------------------------------------------------
+  describe("writeRunBatches (group commit)", () => {
+    const ev = (seq: number, type = "node_started") => ({ seq, type, payload: { seq }, createdAt: T0 + seq });
+
+    it("writes batches of several runs in one call, in order, as writeRunBatch would one by one", async () => {
+      const { app, version } = await seedApp();
+      const a = await store.createRun(runInput(app.id, version.id));
+      const b = await store.createRun(runInput(app.id, version.id));
+      await store.writeRunBatches([
+        { runId: a.id, events: [ev(1), ev(2)], nodeExecutions: [nodeExec("a-1", 1)] },
+        { runId: b.id, events: [ev(1)], nodeExecutions: [nodeExec("b-1", 1)], runPatch: { status: "failed", error: "x" } },
+        // A second batch of run a in the same group: its upsert and patch apply after the first.
+        {
+          runId: a.id,
+          events: [ev(3, "workflow_finished")],
+          nodeExecutions: [nodeExec("a-1", 1, { status: "succeeded", finishedAt: T0 + 3 })],
+          runPatch: { status: "succeeded", finishedAt: T0 + 3 },
+        },
+        // Empty batches are skipped, as by writeRunBatch, even for an unknown run.
+        { runId: "ghost", events: [], nodeExecutions: [] },
+      ]);
+      expect((await store.listRunEvents(a.id)).map((e) => [e.seq, e.type])).toEqual([
+        [1, "node_started"],
+        [2, "node_started"],
+        [3, "workflow_finished"],
+      ]);
+      expect((await store.listNodeExecutions(a.id)).map((n) => [n.id, n.status])).toEqual([["a-1", "succeeded"]]);
+      expect(await store.getRun(a.id)).toMatchObject({ status: "succeeded", finishedAt: T0 + 3 });
+      expect((await store.listRunEvents(b.id)).map((e) => e.seq)).toEqual([1]);
+      expect(await store.getRun(b.id)).toMatchObject({ status: "failed", error: "x" });
+      await store.writeRunBatches([]);
+    });
+
+    it("writes nothing of any batch when one of them fails", async () => {
+      const { app, version } = await seedApp();
+      const a = await store.createRun(runInput(app.id, version.id));
+      const b = await store.createRun(runInput(app.id, version.id));
+      await store.writeRunBatch({ runId: b.id, events: [ev(1)], nodeExecutions: [] });
+      const good = {
+        runId: a.id,
+        events: [ev(1)],
+        nodeExecutions: [nodeExec("a-1", 1)],
+        runPatch: { status: "succeeded" as const },
+      };
+      // Duplicate seq in the second batch.
+      await expect(
+        store.writeRunBatches([good, { runId: b.id, events: [ev(2), ev(1)], nodeExecutions: [nodeExec("b-1", 1)] }]),
+      ).rejects.toThrow(/nothing was written/);
+      // Unknown run in the last batch.
+      await expect(
+        store.writeRunBatches([good, { runId: "ghost", events: [], nodeExecutions: [], runPatch: { status: "failed" } }]),
+      ).rejects.toThrow(/ghost/);
+      expect(await store.listRunEvents(a.id)).toEqual([]);
+      expect(await store.listNodeExecutions(a.id)).toEqual([]);
+      expect(await store.getRun(a.id)).toMatchObject({ status: "running" });
+      expect((await store.listRunEvents(b.id)).map((e) => e.seq)).toEqual([1]);
+      expect(await store.listNodeExecutions(b.id)).toEqual([]);
+      // The good batch alone still goes through afterwards.
+      await store.writeRunBatches([good]);
+      expect(await store.getRun(a.id)).toMatchObject({ status: "succeeded" });
+    });
+  });
+
+  // ------------------------------------------------------------------------------------------
   describe("failOrphanedRuns", () => {
     it("fails running runs and their running node executions, leaving finished ones alone", async () => {
       const { app, version } = await seedApp();

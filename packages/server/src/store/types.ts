@@ -473,6 +473,12 @@ export interface Store extends OpenApiStore {
    * error (duplicate seq, unknown run, …) nothing of the batch is written.
    */
   writeRunBatch(batch: RunBatch): Promise<void>;
+  /**
+   * `writeRunBatch` for several batches (of any runs) in ONE transaction, in the given order,
+   * so they share one commit (group commit). All or nothing: if any batch fails, none of them
+   * is written. Empty batches are skipped, as by `writeRunBatch`.
+   */
+  writeRunBatches(batches: readonly RunBatch[]): Promise<void>;
   /** Ascending seq. */
   listRunEvents(runId: string, options?: ListRunEventsOptions): Promise<RunEventRow[]>;
   /** Ascending `index`. */
