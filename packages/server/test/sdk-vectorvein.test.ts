@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closedPort } from "./sdk-test-support.js";
 import { type GateServer, startGateServer } from "./support/gate-server.js";
 import { json, startTestServer, type TestServer, waitFor } from "./support/harness.js";
+import { ACCESS_KEY_FIELDS } from "./support/vectorvein.js";
 import { branchWorkflow, extractWorkflow, gatedWorkflow } from "./support/workflows.js";
 
 let server: TestServer;
@@ -228,25 +229,7 @@ describe("access keys and VApp links", () => {
     });
     if (!one || !long) throw new Error("keys were not created");
     expect(multi).toHaveLength(2);
-    expect(Object.keys(one).sort()).toEqual(
-      [
-        "access_key",
-        "access_key_type",
-        "use_count",
-        "max_use_count",
-        "max_credits",
-        "used_credits",
-        "v_app",
-        "v_apps",
-        "records",
-        "status",
-        "access_scope",
-        "description",
-        "create_time",
-        "expire_time",
-        "last_use_time",
-      ].sort(),
-    );
+    expect(Object.keys(one).sort()).toEqual(ACCESS_KEY_FIELDS);
     expect(one).toMatchObject({ access_key_type: "O", status: "AC", access_scope: "S", description: "one use" });
     expect(one.v_app?.app_id).toBe(branchWid);
     expect(long).toMatchObject({ access_key_type: "L", access_scope: "M" });
