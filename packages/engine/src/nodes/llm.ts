@@ -14,7 +14,7 @@ import { checkJinja2Syntax, renderJinja2 } from "../template/jinja.js";
 import { type FileValue, isFileValue } from "../variables/file-value.js";
 import { referencesInText, replaceReferences, selectorKey, type VariableSelector } from "../variables/selector.js";
 import { valueToText } from "../variables/text.js";
-import { fileToPart, mimeOf, resolveModelParams } from "./model-call.js";
+import { completionParamsSchema, fileToPart, mimeOf, modelConfigSchema, resolveModelParams } from "./model-call.js";
 import { defineNode, type NodeRunContext } from "./node-definition.js";
 
 const selectorSchema = z.array(z.string());
@@ -33,24 +33,12 @@ const completionTemplateSchema = z.looseObject({
   jinja2_text: z.string().nullish(),
 });
 
-/** Numbers may also be `{{#…#}}` references, resolved at run time as Dify does. */
-const numberParam = z.union([z.number(), z.string()]).nullish();
-
 const llmDataSchema = z.looseObject({
   type: z.literal("llm"),
-  model: z.looseObject({
-    provider: z.string().min(1),
-    name: z.string().min(1),
-    mode: z.enum(["chat", "completion"]).default("chat"),
-    completion_params: z
-      .looseObject({
-        temperature: numberParam,
-        top_p: numberParam,
-        max_tokens: numberParam,
-        presence_penalty: numberParam,
-        frequency_penalty: numberParam,
-        seed: numberParam,
-        stop: z.union([z.array(z.string()), z.string()]).nullish(),
+  // The shared model config, plus the llm node's own structured-output params.
+  model: modelConfigSchema.extend({
+    completion_params: completionParamsSchema
+      .extend({
         response_format: z.string().nullish(),
         json_schema: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
       })

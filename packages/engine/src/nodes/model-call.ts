@@ -17,21 +17,21 @@ import type { NodeRunContext } from "./node-definition.js";
 /** Numbers may also be `{{#…#}}` references, resolved at run time as Dify does. */
 const numberParam = z.union([z.number(), z.string()]).nullish();
 
+export const completionParamsSchema = z.looseObject({
+  temperature: numberParam,
+  top_p: numberParam,
+  max_tokens: numberParam,
+  presence_penalty: numberParam,
+  frequency_penalty: numberParam,
+  seed: numberParam,
+  stop: z.union([z.array(z.string()), z.string()]).nullish(),
+});
+
 export const modelConfigSchema = z.looseObject({
   provider: z.string().min(1),
   name: z.string().min(1),
   mode: z.enum(["chat", "completion"]).default("chat"),
-  completion_params: z
-    .looseObject({
-      temperature: numberParam,
-      top_p: numberParam,
-      max_tokens: numberParam,
-      presence_penalty: numberParam,
-      frequency_penalty: numberParam,
-      seed: numberParam,
-      stop: z.union([z.array(z.string()), z.string()]).nullish(),
-    })
-    .nullish(),
+  completion_params: completionParamsSchema.nullish(),
 });
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 
