@@ -11,6 +11,7 @@
  * Everything the migration changed or ignores is described in `notes`, with the node id
  * when there is one, so an import can tell the user what happened to their file.
  */
+import { keyValueLines } from "../nodes/http-request.js";
 
 export const CURRENT_DSL_VERSION = "0.6.0";
 /** The oldest version Dify ever exported; files without a version are read as this, as Dify does. */
@@ -312,19 +313,6 @@ function migrateIfElse(data: Obj, id: string | null, note: GraphContext["note"])
   delete data.conditions;
   delete data.logical_operator;
   note(id, 'the old single condition list became case "true" (its edges keep the "true"/"false" handles)');
-}
-
-/** The old executor's "key:value" lines: split at the first colon, both sides trimmed. */
-function keyValueLines(text: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const raw of text.split(/\r\n|\r|\n/)) {
-    const line = raw.trim();
-    if (!line) continue;
-    const colon = line.indexOf(":");
-    const key = (colon < 0 ? line : line.slice(0, colon)).trim();
-    if (key) out.push([key, colon < 0 ? "" : line.slice(colon + 1).trim()]);
-  }
-  return out;
 }
 
 /**

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { isTributaryError, NodeExecutionError } from "../errors.js";
 import type { RunLimits } from "../limits.js";
 import { defineNode } from "./node-definition.js";
+import { variableBindingSchema } from "./variable-binding.js";
 
 const OUTPUT_TYPES = [
   "string",
@@ -43,14 +44,7 @@ const codeOutputSchema: z.ZodType<CodeOutput> = z.lazy(() =>
 export const codeDataSchema = z.looseObject({
   code_language: z.enum(["python3", "javascript"], { message: "code_language must be python3 or javascript" }),
   code: z.string(),
-  variables: z
-    .array(
-      z.looseObject({
-        variable: z.string(),
-        value_selector: z.array(z.string()),
-      }),
-    )
-    .default([]),
+  variables: z.array(variableBindingSchema).default([]),
   outputs: z.record(z.string(), codeOutputSchema),
 });
 

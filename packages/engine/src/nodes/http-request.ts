@@ -112,7 +112,7 @@ function bodyItems(data: HttpRequestData): BodyItem[] {
 }
 
 /** Dify's "key:value" lines: split at the first colon, both sides trimmed, empty keys skipped. */
-function keyValueLines(text: string): Array<[string, string]> {
+export function keyValueLines(text: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const raw of text.split(/\r\n|\r|\n/)) {
     const line = raw.trim();

@@ -16,6 +16,7 @@ import { referencesInText, replaceReferences, selectorKey, type VariableSelector
 import { valueToText } from "../variables/text.js";
 import { completionParamsSchema, fileToPart, mimeOf, modelConfigSchema, resolveModelParams } from "./model-call.js";
 import { defineNode, type NodeRunContext } from "./node-definition.js";
+import { variableBindingSchema } from "./variable-binding.js";
 
 const selectorSchema = z.array(z.string());
 const editionTypeSchema = z.enum(["basic", "jinja2"]).nullish();
@@ -47,7 +48,7 @@ const llmDataSchema = z.looseObject({
   prompt_template: z.union([z.array(chatMessageSchema), completionTemplateSchema]),
   prompt_config: z
     .looseObject({
-      jinja2_variables: z.array(z.looseObject({ variable: z.string(), value_selector: selectorSchema })).nullish(),
+      jinja2_variables: z.array(variableBindingSchema).nullish(),
     })
     .nullish(),
   context: z.looseObject({ enabled: z.boolean().default(false), variable_selector: selectorSchema.nullish() }).nullish(),

@@ -7,16 +7,10 @@ import { z } from "zod";
 import { isTributaryError, NodeExecutionError, TemplateError } from "../errors.js";
 import { checkJinja2Syntax, renderJinja2 } from "../template/jinja.js";
 import { defineNode } from "./node-definition.js";
+import { variableBindingSchema } from "./variable-binding.js";
 
 export const templateTransformDataSchema = z.looseObject({
-  variables: z
-    .array(
-      z.looseObject({
-        variable: z.string(),
-        value_selector: z.array(z.string()),
-      }),
-    )
-    .default([]),
+  variables: z.array(variableBindingSchema).default([]),
   template: z.string().default(""),
 });
 
